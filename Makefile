@@ -1,0 +1,24 @@
+# mfabatch: build, test and check.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS := -X main.version=$(VERSION)
+GO ?= go
+
+.PHONY: build test e2e lint clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/mfabatch ./cmd/mfabatch
+
+# Every test, the moto end-to-end tests included (they skip where moto_server
+# is missing unless MFABATCH_E2E=1).
+test:
+	$(GO) test -race -count=1 ./...
+
+e2e:
+	MFABATCH_E2E=1 $(GO) test -race -count=1 -run 'E2E' -v ./cmd/mfabatch
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin

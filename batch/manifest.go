@@ -1,0 +1,505 @@
+package batch
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/gocarina/gocsv"
+)
+
+// Row is one manifest record.
+type Row struct {
+	N        int // 1-based record number, header and blank lines not counted
+	ID       string
+	Token    Token
+	Settings Settings
+	// Err is set when the record could not be read; the other fields hold
+	// what could be.
+	Err *RowError
+}
+
+// Manifest yields rows in order. Next returns io.EOF after the last row;
+// any other error means the manifest cannot be read further.
+type Manifest interface {
+	Next() (Row, error)
+}
+
+// Columns are the manifest's column names, in the order of the skeleton.
+var Columns = []string{
+	"id", "access_token",
+	"sms_enabled", "sms_preferred",
+	"software_token_enabled", "software_token_preferred",
+	"email_enabled", "email_preferred",
+	"webauthn_enabled",
+}
+
+// HeaderError is a CSV header the tool will not guess about.
+type HeaderError struct{ Msg string }
+
+func (e *HeaderError) Error() string { return "manifest header: " + e.Msg }
+
+// ErrEmpty is returned for a manifest with no header row.
+var ErrEmpty = errors.New("manifest is empty: a CSV manifest needs a header row")
+
+// fields is one record's cells by column name, as both formats read them.
+type fields struct {
+	ID                     string `csv:"id"`
+	AccessToken            string `csv:"access_token"`
+	SMSEnabled             string `csv:"sms_enabled"`
+	SMSPreferred           string `csv:"sms_preferred"`
+	SoftwareTokenEnabled   string `csv:"software_token_enabled"`
+	SoftwareTokenPreferred string `csv:"software_token_preferred"`
+	EmailEnabled           string `csv:"email_enabled"`
+	EmailPreferred         string `csv:"email_preferred"`
+	WebAuthnEnabled        string `csv:"webauthn_enabled"`
+	// Problem carries a record-level read error from the decoder to the row,
+	// in the record's own position so it cannot attach to another row.
+	Problem string `csv:"#problem"`
+}
+
+// row turns cells into a Row, naming the first unreadable column.
+func (f *fields) row(n int) Row {
+	r := Row{N: n, ID: strings.TrimSpace(f.ID), Token: Token(strings.TrimSpace(f.AccessToken))}
+	if f.Problem != "" {
+		r.Err = &RowError{Code: CodeInvalidRow, Message: f.Problem}
+		return r
+	}
+	cells := []struct {
+		col string
+		val string
+		dst *Bool
+	}{
+		{"sms_enabled", f.SMSEnabled, &r.Settings.SMS.Enabled},
+		{"sms_preferred", f.SMSPreferred, &r.Settings.SMS.Preferred},
+		{"software_token_enabled", f.SoftwareTokenEnabled, &r.Settings.SoftwareToken.Enabled},
+		{"software_token_preferred", f.SoftwareTokenPreferred, &r.Settings.SoftwareToken.Preferred},
+		{"email_enabled", f.EmailEnabled, &r.Settings.Email.Enabled},
+		{"email_preferred", f.EmailPreferred, &r.Settings.Email.Preferred},
+		{"webauthn_enabled", f.WebAuthnEnabled, &r.Settings.WebAuthn.Enabled},
+	}
+	for _, c := range cells {
+		b, err := ParseBool(c.val)
+		if err != nil {
+			r.Err = rowErr(CodeInvalidBoolean, "column %s: %q is %v", c.col, clip(c.val), err)
+			return r
+		}
+		*c.dst = b
+	}
+	return r
+}
+
+// clip shortens a cell quoted in a message. Token cells are never quoted.
+func clip(s string) string {
+	if len(s) > 20 {
+		return s[:20] + "..."
+	}
+	return s
+}
+
+// CSV reads a CSV manifest. It streams: rows are decoded one at a time.
+type CSV struct {
+	rows chan fields
+	errc chan error
+	stop chan struct{}
+	once sync.Once
+	n    int
+}
+
+// ReadCSV checks the header of a CSV manifest and returns a reader for its
+// rows. Close it if it is not read to the end.
+func ReadCSV(r io.Reader) (*CSV, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1 // a short or long record is that row's error, not the file's
+	cr.ReuseRecord = false
+	header, err := cr.Read()
+	if err == io.EOF {
+		return nil, ErrEmpty
+	}
+	if err != nil {
+		return nil, fmt.Errorf("manifest header: %w", err)
+	}
+	names, err := checkHeader(header)
+	if err != nil {
+		return nil, err
+	}
+	m := &CSV{rows: make(chan fields), errc: make(chan error, 1), stop: make(chan struct{})}
+	dec := &csvDecoder{r: cr, header: names, stop: m.stop}
+	go func() {
+		m.errc <- gocsv.UnmarshalDecoderToChan(dec, m.rows)
+	}()
+	return m, nil
+}
+
+// Next returns the next row.
+func (m *CSV) Next() (Row, error) {
+	f, ok := <-m.rows
+	if !ok {
+		if err := <-m.errc; err != nil {
+			m.errc <- err
+			return Row{}, fmt.Errorf("manifest: %w", err)
+		}
+		m.errc <- nil
+		return Row{}, io.EOF
+	}
+	m.n++
+	return f.row(m.n), nil
+}
+
+// Close stops the decoder if the manifest was not read to the end.
+func (m *CSV) Close() error {
+	m.once.Do(func() {
+		close(m.stop)
+		for range m.rows {
+		}
+	})
+	return nil
+}
+
+var errStopped = errors.New("manifest reading stopped")
+
+// csvDecoder feeds gocsv: the checked header first, then each record with
+// its read problem, if any, in the extra #problem column.
+type csvDecoder struct {
+	r      *csv.Reader
+	header []string
+	stop   chan struct{}
+	sent   bool
+}
+
+func (d *csvDecoder) GetCSVRow() ([]string, error) {
+	if !d.sent {
+		d.sent = true
+		return append(d.header, "#problem"), nil
+	}
+	for {
+		select {
+		case <-d.stop:
+			return nil, errStopped
+		default:
+		}
+		rec, err := d.r.Read()
+		if err == io.EOF {
+			return nil, io.EOF
+		}
+		out := make([]string, len(d.header)+1)
+		var pe *csv.ParseError
+		switch {
+		case errors.As(err, &pe):
+			out[len(d.header)] = fmt.Sprintf("line %d, column %d: %v", pe.Line, pe.Column, pe.Err)
+			return out, nil
+		case err != nil:
+			return nil, err
+		case blank(rec):
+			continue
+		}
+		copy(out, rec)
+		if len(rec) != len(d.header) {
+			line, _ := d.r.FieldPos(0)
+			out[len(d.header)] = fmt.Sprintf("line %d has %d fields, the header has %d", line, len(rec), len(d.header))
+		}
+		return out, nil
+	}
+}
+
+func (d *csvDecoder) GetCSVRows() ([][]string, error) {
+	return nil, errors.New("csvDecoder reads one row at a time")
+}
+
+func blank(rec []string) bool {
+	for _, c := range rec {
+		if strings.TrimSpace(c) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// checkHeader matches column names case-insensitively after trimming and
+// refuses unknown, repeated or missing ones: a misspelt column must never
+// be ignored.
+func checkHeader(header []string) ([]string, error) {
+	known := map[string]bool{}
+	for _, c := range Columns {
+		known[c] = true
+	}
+	names := make([]string, len(header))
+	seen := map[string]bool{}
+	for i, h := range header {
+		if i == 0 {
+			h = strings.TrimPrefix(h, "\ufeff")
+		}
+		n := strings.ToLower(strings.TrimSpace(h))
+		switch {
+		case n == "":
+			return nil, &HeaderError{fmt.Sprintf("column %d has no name; the columns are: %s", i+1, strings.Join(Columns, ", "))}
+		case !known[n]:
+			return nil, &HeaderError{fmt.Sprintf("unknown column %q (column %d); the columns are: %s", clip(h), i+1, strings.Join(Columns, ", "))}
+		case seen[n]:
+			return nil, &HeaderError{fmt.Sprintf("column %q appears twice", n)}
+		}
+		seen[n] = true
+		names[i] = n
+	}
+	if !seen["access_token"] {
+		return nil, &HeaderError{"no access_token column; the columns are: " + strings.Join(Columns, ", ")}
+	}
+	return names, nil
+}
+
+// MaxLineBytes bounds one JSON Lines record; real rows are a few KiB.
+const MaxLineBytes = 1 << 20
+
+// JSONL reads a JSON Lines manifest, one object per non-blank line.
+type JSONL struct {
+	r    *bufio.Reader
+	line int
+	n    int
+}
+
+// ReadJSONL returns a reader for a JSON Lines manifest.
+func ReadJSONL(r io.Reader) *JSONL {
+	return &JSONL{r: bufio.NewReaderSize(r, 64<<10)}
+}
+
+// Next returns the next row.
+func (m *JSONL) Next() (Row, error) {
+	for {
+		line, tooLong, err := m.readLine()
+		if err != nil {
+			return Row{}, err
+		}
+		m.line++
+		if tooLong {
+			m.n++
+			return Row{N: m.n, Err: rowErr(CodeInvalidRow, "line %d is longer than %d bytes", m.line, MaxLineBytes)}, nil
+		}
+		line = bytes.TrimSpace(line)
+		if m.line == 1 {
+			line = bytes.TrimPrefix(line, []byte("\ufeff"))
+		}
+		if len(line) == 0 {
+			continue
+		}
+		m.n++
+		return parseJSONLine(m.n, m.line, line), nil
+	}
+}
+
+// readLine returns the next line without its end. A line over
+// MaxLineBytes is skipped and reported, so memory stays bounded.
+func (m *JSONL) readLine() (line []byte, tooLong bool, err error) {
+	var buf []byte
+	for {
+		chunk, err := m.r.ReadSlice('\n')
+		if !tooLong {
+			if len(buf)+len(chunk) > MaxLineBytes+2 {
+				tooLong, buf = true, nil
+			} else {
+				buf = append(buf, chunk...)
+			}
+		}
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err == io.EOF:
+			if len(buf) == 0 && !tooLong {
+				return nil, false, io.EOF
+			}
+			return buf, tooLong, nil
+		case err != nil:
+			return nil, false, fmt.Errorf("manifest: %w", err)
+		}
+		return buf, tooLong, nil
+	}
+}
+
+// apiFactor is one MFA block of the API's input shape.
+type apiFactor struct {
+	Enabled      json.RawMessage
+	PreferredMfa json.RawMessage
+}
+
+// jsonRow holds both JSON shapes: the manifest's columns and the API's own
+// input (as in files for aws ... --cli-input-json).
+type jsonRow struct {
+	ID                     json.RawMessage `json:"id"`
+	AccessTokenColumn      *string         `json:"access_token"`
+	SMSEnabled             json.RawMessage `json:"sms_enabled"`
+	SMSPreferred           json.RawMessage `json:"sms_preferred"`
+	SoftwareTokenEnabled   json.RawMessage `json:"software_token_enabled"`
+	SoftwareTokenPreferred json.RawMessage `json:"software_token_preferred"`
+	EmailEnabled           json.RawMessage `json:"email_enabled"`
+	EmailPreferred         json.RawMessage `json:"email_preferred"`
+	WebAuthnEnabled        json.RawMessage `json:"webauthn_enabled"`
+
+	AccessToken              *string    `json:"AccessToken"`
+	SMSMfaSettings           *apiFactor `json:"SMSMfaSettings"`
+	SoftwareTokenMfaSettings *apiFactor `json:"SoftwareTokenMfaSettings"`
+	EmailMfaSettings         *apiFactor `json:"EmailMfaSettings"`
+	WebAuthnMfaSettings      *apiFactor `json:"WebAuthnMfaSettings"`
+}
+
+func parseJSONLine(n, line int, b []byte) Row {
+	r := Row{N: n}
+	var j jsonRow
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&j); err != nil {
+		r.Err = rowErr(CodeInvalidRow, "line %d: %s", line, jsonProblem(err))
+		return r
+	}
+	if dec.More() {
+		r.Err = rowErr(CodeInvalidRow, "line %d: more than one JSON value on the line", line)
+		return r
+	}
+	id, err := jsonID(j.ID)
+	if err != nil {
+		r.Err = rowErr(CodeInvalidRow, "line %d: key id: %v", line, err)
+		return r
+	}
+	r.ID = id
+	flat := j.AccessTokenColumn != nil || j.SMSEnabled != nil || j.SMSPreferred != nil ||
+		j.SoftwareTokenEnabled != nil || j.SoftwareTokenPreferred != nil ||
+		j.EmailEnabled != nil || j.EmailPreferred != nil || j.WebAuthnEnabled != nil
+	api := j.AccessToken != nil || j.SMSMfaSettings != nil || j.SoftwareTokenMfaSettings != nil ||
+		j.EmailMfaSettings != nil || j.WebAuthnMfaSettings != nil
+	if flat && api {
+		r.Err = rowErr(CodeInvalidRow, "line %d mixes manifest keys (access_token, sms_enabled, ...) with API keys (AccessToken, SMSMfaSettings, ...): use one shape", line)
+		return r
+	}
+	var cells []jsonCell
+	if api {
+		if j.AccessToken != nil {
+			r.Token = Token(strings.TrimSpace(*j.AccessToken))
+		}
+		blocks := []struct {
+			name string
+			f    *apiFactor
+			dst  *Factor
+		}{
+			{"SMSMfaSettings", j.SMSMfaSettings, &r.Settings.SMS},
+			{"SoftwareTokenMfaSettings", j.SoftwareTokenMfaSettings, &r.Settings.SoftwareToken},
+			{"EmailMfaSettings", j.EmailMfaSettings, &r.Settings.Email},
+			{"WebAuthnMfaSettings", j.WebAuthnMfaSettings, &r.Settings.WebAuthn},
+		}
+		for _, bl := range blocks {
+			if bl.f == nil {
+				continue
+			}
+			if bl.name == "WebAuthnMfaSettings" && bl.f.PreferredMfa != nil {
+				r.Err = rowErr(CodeInvalidRow, "line %d: WebAuthnMfaSettings takes Enabled only", line)
+				return r
+			}
+			cells = append(cells,
+				jsonCell{bl.name + ".Enabled", bl.f.Enabled, &bl.dst.Enabled},
+				jsonCell{bl.name + ".PreferredMfa", bl.f.PreferredMfa, &bl.dst.Preferred})
+			// An API block that is present is sent even when it is {}.
+			if isNull(bl.f.Enabled) {
+				bl.dst.Enabled = False
+			}
+		}
+	} else {
+		if j.AccessTokenColumn != nil {
+			r.Token = Token(strings.TrimSpace(*j.AccessTokenColumn))
+		}
+		s := &r.Settings
+		cells = []jsonCell{
+			{"sms_enabled", j.SMSEnabled, &s.SMS.Enabled},
+			{"sms_preferred", j.SMSPreferred, &s.SMS.Preferred},
+			{"software_token_enabled", j.SoftwareTokenEnabled, &s.SoftwareToken.Enabled},
+			{"software_token_preferred", j.SoftwareTokenPreferred, &s.SoftwareToken.Preferred},
+			{"email_enabled", j.EmailEnabled, &s.Email.Enabled},
+			{"email_preferred", j.EmailPreferred, &s.Email.Preferred},
+			{"webauthn_enabled", j.WebAuthnEnabled, &s.WebAuthn.Enabled},
+		}
+	}
+	for _, c := range cells {
+		if isNull(c.raw) {
+			continue
+		}
+		b, err := jsonBool(c.raw)
+		if err != nil {
+			r.Err = rowErr(CodeInvalidBoolean, "line %d: key %s: %s is %v", line, c.key, clip(string(c.raw)), err)
+			return r
+		}
+		*c.dst = b
+	}
+	return r
+}
+
+type jsonCell struct {
+	key string
+	raw json.RawMessage
+	dst *Bool
+}
+
+func isNull(raw json.RawMessage) bool {
+	return raw == nil || string(raw) == "null"
+}
+
+// jsonBool reads a JSON boolean or one of the strings ParseBool reads.
+func jsonBool(raw json.RawMessage) (Bool, error) {
+	switch string(raw) {
+	case "true":
+		return True, nil
+	case "false":
+		return False, nil
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return Unset, ErrBadBool
+	}
+	return ParseBool(s)
+}
+
+// jsonID reads an id given as a string or a number.
+func jsonID(raw json.RawMessage) (string, error) {
+	if isNull(raw) {
+		return "", nil
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return strings.TrimSpace(s), nil
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String(), nil
+	}
+	return "", errors.New("want a string or a number")
+}
+
+// jsonProblem words a decoding error without quoting the line, which may
+// hold a token.
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("not valid JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("key %s: want a %s, not a %s", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "not valid JSON: the object is cut short"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		key := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		return fmt.Sprintf("unknown key %s; the keys are %s, or the API's AccessToken, SMSMfaSettings, SoftwareTokenMfaSettings, EmailMfaSettings, WebAuthnMfaSettings", clip(key), strings.Join(Columns, ", "))
+	}
+	return "not a JSON object"
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "ptr", "struct":
+		return "object"
+	case "slice":
+		return "JSON value"
+	}
+	return k
+}

@@ -1,0 +1,81 @@
+package batch
+
+import (
+	"fmt"
+	"time"
+)
+
+// Status is what became of a row.
+type Status string
+
+// The statuses a report row can have.
+const (
+	StatusSucceeded    Status = "succeeded"
+	StatusFailed       Status = "failed"
+	StatusInvalid      Status = "invalid"
+	StatusSkipped      Status = "skipped"
+	StatusDryRun       Status = "dry_run"
+	StatusNotAttempted Status = "not_attempted"
+)
+
+// Statuses lists every Status in the order summaries show them.
+var Statuses = []Status{StatusSucceeded, StatusFailed, StatusInvalid, StatusSkipped, StatusDryRun, StatusNotAttempted}
+
+// The tool's own error codes. Errors from the service keep the service's
+// exception name.
+const (
+	CodeInvalidRow          = "InvalidRow"
+	CodeInvalidBoolean      = "InvalidBoolean"
+	CodeMalformedToken      = "MalformedToken"
+	CodeNotAccessToken      = "NotAccessToken"
+	CodeMissingScope        = "MissingScope"
+	CodeTokenExpired        = "TokenExpired"
+	CodeMultiplePreferred   = "MultiplePreferred"
+	CodePreferredNotEnabled = "PreferredNotEnabled"
+	CodeNoSettings          = "NoSettings"
+	CodeDuplicateUser       = "DuplicateUser"
+	CodeConflictingRow      = "ConflictingRow"
+	CodeInterrupted         = "Interrupted"
+
+	// CodeTimeout and CodeConnectionError name failures that never reached
+	// an answer from the service.
+	CodeTimeout         = "Timeout"
+	CodeConnectionError = "ConnectionError"
+)
+
+// RowError is a problem with one row. Its message never holds a token.
+type RowError struct {
+	Code    string
+	Message string
+}
+
+func (e *RowError) Error() string { return e.Code + ": " + e.Message }
+
+func rowErr(code, format string, args ...any) *RowError {
+	return &RowError{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Result is the outcome of one manifest row: one report row.
+type Result struct {
+	Row          int
+	ID           string
+	Username     string
+	Sub          string
+	Region       string
+	TokenSHA256  string
+	Status       Status
+	ErrorCode    string
+	ErrorMessage string
+	Attempts     int
+	HTTPStatus   int
+	RequestID    string
+	StartedAt    time.Time
+	Duration     time.Duration
+	// Request is the JSON body sent, or that a dry run would send, with the
+	// token replaced by <redacted:TokenSHA256>.
+	Request string
+}
+
+func (r *Result) fail(s Status, e *RowError) {
+	r.Status, r.ErrorCode, r.ErrorMessage = s, e.Code, e.Message
+}

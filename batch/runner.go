@@ -1,0 +1,447 @@
+// Package batch is mfabatch's engine: it reads manifest rows, checks them,
+// and sends SetUserMFAPreference for each through per-region rate limiters
+// and a worker pool with retries, yielding one Result per row.
+package batch
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
+)
+
+// Config tunes a run. The zero value of each field has the meaning its
+// comment gives.
+type Config struct {
+	Workers     int           // concurrent calls; 0 means 8
+	RPS         float64       // attempts per second per region, retries included; 0 means unlimited
+	Burst       int           // limiter burst; 0 means 1
+	MaxAttempts int           // attempts per row, the first included; 0 means 5
+	Timeout     time.Duration // limit for one attempt; 0 means 10s
+	MinTokenTTL time.Duration // a token expiring within this of its dispatch is not sent
+	Region      string        // where to send every row; "" means each token's issuer region
+	Defaults    Settings      // fields for rows that leave them blank
+	DryRun      bool          // check and describe every row; send nothing
+
+	BackoffBase time.Duration    // first retry's backoff ceiling; 0 means 200ms
+	BackoffMax  time.Duration    // backoff ceiling; 0 means 20s
+	Now         func() time.Time // the clock; nil means time.Now
+}
+
+func (c Config) withDefaults() Config {
+	if c.Workers <= 0 {
+		c.Workers = 8
+	}
+	if c.Burst <= 0 {
+		c.Burst = 1
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 5
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.BackoffBase <= 0 {
+		c.BackoffBase = 200 * time.Millisecond
+	}
+	if c.BackoffMax <= 0 {
+		c.BackoffMax = 20 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Sink receives results as rows finish, from a single goroutine. Flush is
+// called whenever no other result is waiting, and at least every second.
+type Sink interface {
+	Write(Result) error
+	Flush() error
+}
+
+// Runner runs a manifest through Client.
+type Runner struct {
+	Client Client // unused in a dry run
+	Config Config
+}
+
+// job is a checked row on its way to a worker.
+type job struct {
+	res     Result // filled in as far as the row allows
+	token   string
+	exp     time.Time
+	input   *cip.SetUserMFAPreferenceInput
+	region  string
+	limiter *rate.Limiter
+}
+
+// userKey identifies a user across tokens: a hash of issuer and sub.
+type userKey [16]byte
+
+type seenUser struct {
+	settings Settings
+	row      int
+}
+
+// Run reads every row of m and hands one Result per row to sink. Row
+// failures are Results; Run returns an error only when the run itself
+// fails: the manifest cannot be read or the sink cannot be written. When
+// ctx is cancelled, rows not yet sent are reported not_attempted, calls in
+// flight finish (each within Config.Timeout), and Run returns ctx's error
+// with a complete Summary.
+func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, error) {
+	cfg := r.Config.withDefaults()
+	sum := newSummary(cfg)
+	start := cfg.Now()
+
+	// gctx ends only when the run fails; ctx (an interrupt) stops dispatch
+	// but lets calls in flight finish and every row be reported.
+	g, gctx := errgroup.WithContext(context.WithoutCancel(ctx))
+	waitCtx, cancelWait := context.WithCancel(gctx)
+	defer cancelWait()
+	stopWaits := context.AfterFunc(ctx, cancelWait)
+	defer stopWaits()
+
+	jobs := make(chan *job, cfg.Workers)
+	results := make(chan Result, cfg.Workers)
+	send := func(res Result) bool {
+		select {
+		case results <- res:
+			return true
+		case <-gctx.Done():
+			return false
+		}
+	}
+
+	var producers sync.WaitGroup
+	producers.Add(1)
+	g.Go(func() error {
+		defer producers.Done()
+		defer close(jobs)
+		p := producer{cfg: cfg, start: start, sum: sum}
+		for {
+			row, err := m.Next()
+			if err == io.EOF || errors.Is(err, errStopped) || gctx.Err() != nil {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			j, res := p.prepare(row)
+			switch {
+			case j == nil:
+				if !send(res) {
+					return nil
+				}
+			case ctx.Err() != nil:
+				if !send(interrupted(j.res, cfg.Now())) {
+					return nil
+				}
+			default:
+				select {
+				case jobs <- j:
+				case <-ctx.Done():
+					if !send(interrupted(j.res, cfg.Now())) {
+						return nil
+					}
+				case <-gctx.Done():
+					return nil
+				}
+			}
+		}
+	})
+	for range cfg.Workers {
+		producers.Add(1)
+		g.Go(func() error {
+			defer producers.Done()
+			w := worker{client: r.Client, cfg: cfg, waitCtx: waitCtx, gctx: gctx}
+			for j := range jobs {
+				if !send(w.process(j)) {
+					return nil
+				}
+			}
+			return nil
+		})
+	}
+	go func() {
+		producers.Wait()
+		close(results)
+	}()
+	g.Go(func() error {
+		last := cfg.Now()
+		for res := range results {
+			sum.add(res)
+			if err := sink.Write(res); err != nil {
+				return err
+			}
+			if len(results) == 0 || cfg.Now().Sub(last) >= time.Second {
+				if err := sink.Flush(); err != nil {
+					return err
+				}
+				last = cfg.Now()
+			}
+		}
+		return sink.Flush()
+	})
+	err := g.Wait()
+	sum.finish(cfg.Now().Sub(start))
+	if err != nil {
+		return sum, err
+	}
+	if ctx.Err() != nil {
+		sum.Interrupted = true
+		return sum, ctx.Err()
+	}
+	return sum, nil
+}
+
+func interrupted(res Result, now time.Time) Result {
+	res.StartedAt = now
+	res.fail(StatusNotAttempted, rowErr(CodeInterrupted, "the run was interrupted before this row was sent"))
+	return res
+}
+
+// producer checks rows in manifest order. It alone owns the duplicate
+// index and the limiters, so neither needs a lock.
+type producer struct {
+	cfg      Config
+	start    time.Time
+	sum      *Summary
+	seen     map[userKey]seenUser
+	limiters map[string]*rate.Limiter
+	queued   map[string]int // rows per region so far, for the dry run's estimate
+}
+
+// prepare checks a row. It returns a job to send, or the row's final
+// Result when there is nothing to send.
+func (p *producer) prepare(row Row) (*job, Result) {
+	now := p.cfg.Now()
+	res := Result{Row: row.N, ID: row.ID, StartedAt: now.UTC()}
+	if row.Token != "" {
+		res.TokenSHA256 = Fingerprint(row.Token)
+	}
+	if row.Err != nil {
+		res.fail(StatusInvalid, row.Err)
+		return nil, res
+	}
+	claims, rerr := ParseToken(row.Token)
+	res.Username, res.Sub, res.Region = claims.Username, claims.Sub, claims.Region
+	if rerr != nil {
+		res.fail(StatusInvalid, rerr)
+		return nil, res
+	}
+	settings := row.Settings.WithDefaults(p.cfg.Defaults)
+	if rerr := settings.Check(); rerr != nil {
+		res.fail(StatusInvalid, rerr)
+		return nil, res
+	}
+	region := p.cfg.Region
+	if region == "" {
+		region = claims.Region
+	}
+	if region == "" {
+		res.fail(StatusInvalid, rowErr(CodeInvalidRow, "the token's issuer %q names no Cognito region: pass --region", clipIssuer(claims.Issuer)))
+		return nil, res
+	}
+	if left := claims.Exp.Sub(now); left < p.cfg.MinTokenTTL {
+		res.fail(StatusInvalid, expired(claims.Exp, now))
+		return nil, res
+	}
+	input := settings.Input(string(row.Token))
+	res.Request = string(Body(redacted(res.TokenSHA256), input))
+	sum := sha256.Sum256([]byte(claims.Issuer + "\x00" + claims.Sub))
+	key := userKey(sum[:16])
+	if p.seen == nil {
+		p.seen = map[userKey]seenUser{}
+	}
+	if first, ok := p.seen[key]; ok {
+		if first.settings == settings {
+			res.fail(StatusSkipped, rowErr(CodeDuplicateUser, "row %d already asks the same for this user", first.row))
+		} else {
+			res.fail(StatusInvalid, rowErr(CodeConflictingRow, "row %d asks different settings for this user; keep one row per user", first.row))
+		}
+		return nil, res
+	}
+	p.seen[key] = seenUser{settings: settings, row: row.N}
+
+	if p.cfg.DryRun {
+		res.Status = StatusDryRun
+		if p.queued == nil {
+			p.queued = map[string]int{}
+		}
+		p.queued[region]++
+		// The row's turn comes once its region's limiter has let the rows
+		// before it through.
+		if p.cfg.RPS > 0 {
+			wait := time.Duration(float64(max(p.queued[region]-p.cfg.Burst, 0)) / p.cfg.RPS * float64(time.Second))
+			p.sum.noteDryRun(wait, claims.Exp.Sub(p.start.Add(wait)) < p.cfg.MinTokenTTL)
+		}
+		return nil, res
+	}
+	return &job{res: res, token: string(row.Token), exp: claims.Exp, input: input, region: region, limiter: p.limiter(region)}, Result{}
+}
+
+func (p *producer) limiter(region string) *rate.Limiter {
+	if l, ok := p.limiters[region]; ok {
+		return l
+	}
+	if p.limiters == nil {
+		p.limiters = map[string]*rate.Limiter{}
+	}
+	limit := rate.Inf
+	if p.cfg.RPS > 0 {
+		limit = rate.Limit(p.cfg.RPS)
+	}
+	l := rate.NewLimiter(limit, p.cfg.Burst)
+	p.limiters[region] = l
+	return l
+}
+
+func redacted(fingerprint string) string { return "<redacted:" + fingerprint + ">" }
+
+func expired(exp, now time.Time) *RowError {
+	if !exp.After(now) {
+		return rowErr(CodeTokenExpired, "the token expired at %s; get a fresh one", exp.Format(time.RFC3339))
+	}
+	return rowErr(CodeTokenExpired, "the token expires at %s, within --min-token-ttl of its dispatch; get a fresh one", exp.Format(time.RFC3339))
+}
+
+func clipIssuer(iss string) string {
+	if len(iss) > 100 {
+		return iss[:100] + "..."
+	}
+	return iss
+}
+
+// worker sends jobs one attempt at a time.
+type worker struct {
+	client  Client
+	cfg     Config
+	waitCtx context.Context // ends on interrupt or run failure: stops waits
+	gctx    context.Context // ends on run failure only: bounds calls
+}
+
+// process sends one row, retrying what shouldRetry allows, and returns its
+// Result with the true number of calls made.
+func (w *worker) process(j *job) Result {
+	res := j.res
+	start := w.cfg.Now()
+	res.StartedAt = start.UTC()
+	defer func() {
+		res.Duration = w.cfg.Now().Sub(start)
+		res.ErrorMessage = scrub(res.ErrorMessage, j.token)
+	}()
+	region := func(o *cip.Options) { o.Region = j.region }
+	for attempt := 1; ; attempt++ {
+		if err := w.ready(j, attempt); err != nil {
+			if attempt == 1 {
+				res.fail(StatusNotAttempted, err)
+				if err.Code == CodeTokenExpired {
+					res.Status = StatusInvalid
+				}
+			} else {
+				res.ErrorMessage += "; " + err.Message
+			}
+			return res
+		}
+		res.Attempts = attempt
+		actx, cancel := context.WithTimeout(w.gctx, w.cfg.Timeout)
+		out, err := w.client.SetUserMFAPreference(actx, j.input, region)
+		cancel()
+		if err == nil {
+			res.Status, res.ErrorCode, res.ErrorMessage = StatusSucceeded, "", ""
+			res.HTTPStatus, res.RequestID = answered(out)
+			return res
+		}
+		code, msg, status, id := describe(err)
+		res.Status, res.ErrorCode, res.ErrorMessage = StatusFailed, code, msg
+		res.HTTPStatus, res.RequestID = status, id
+		if attempt >= w.cfg.MaxAttempts || !shouldRetry(w.waitCtx, err) {
+			if attempt >= w.cfg.MaxAttempts && shouldRetry(w.waitCtx, err) {
+				res.ErrorMessage += "; gave up after " + plural(attempt, "attempt")
+			}
+			return res
+		}
+		if !w.sleep(Backoff(attempt, w.cfg.BackoffBase, w.cfg.BackoffMax, jitter)) {
+			res.ErrorMessage += "; the run was interrupted before the next retry"
+			return res
+		}
+	}
+}
+
+// ready waits for the row's turn at its region's limiter and checks the
+// token is still fresh enough to send.
+func (w *worker) ready(j *job, attempt int) *RowError {
+	if now := w.cfg.Now(); j.exp.Sub(now) < w.cfg.MinTokenTTL {
+		return expired(j.exp, now)
+	}
+	if err := j.limiter.Wait(w.waitCtx); err != nil {
+		if attempt == 1 {
+			return rowErr(CodeInterrupted, "the run was interrupted before this row was sent")
+		}
+		return rowErr(CodeInterrupted, "the run was interrupted before the next retry")
+	}
+	if now := w.cfg.Now(); j.exp.Sub(now) < w.cfg.MinTokenTTL {
+		return expired(j.exp, now)
+	}
+	return nil
+}
+
+func (w *worker) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-w.waitCtx.Done():
+		return false
+	}
+}
+
+// answered reads the HTTP status and request id of a successful call.
+func answered(out *cip.SetUserMFAPreferenceOutput) (status int, requestID string) {
+	if out == nil {
+		return 0, ""
+	}
+	requestID, _ = awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
+	if resp, ok := awsmiddleware.GetRawResponse(out.ResultMetadata).(*smithyhttp.Response); ok {
+		status = resp.StatusCode
+	}
+	return status, requestID
+}
+
+// scrub keeps a token out of a message from elsewhere: a message that
+// quotes any 16 characters of the token is withheld.
+func scrub(msg, token string) string {
+	const piece = 16
+	if len(token) < piece {
+		if token != "" && strings.Contains(msg, token) {
+			return "<message withheld: it quoted the access token>"
+		}
+		return msg
+	}
+	for i := 0; i+piece <= len(token); i++ {
+		if strings.Contains(msg, token[i:i+piece]) {
+			return "<message withheld: it quoted the access token>"
+		}
+	}
+	return msg
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.Itoa(n) + " " + word + "s"
+}

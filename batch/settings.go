@@ -1,0 +1,181 @@
+package batch
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+)
+
+// Bool is a manifest boolean: not set, set false, or set true.
+type Bool uint8
+
+// The three states of a Bool. The zero value is Unset.
+const (
+	Unset Bool = iota
+	False
+	True
+)
+
+// ErrBadBool is returned by ParseBool for a value it cannot read.
+var ErrBadBool = errors.New("not a boolean (want true/false, 1/0 or yes/no)")
+
+// ParseBool reads true/false, 1/0 or yes/no in any case; blank is Unset.
+func ParseBool(s string) (Bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "":
+		return Unset, nil
+	case "true", "1", "yes":
+		return True, nil
+	case "false", "0", "no":
+		return False, nil
+	}
+	return Unset, ErrBadBool
+}
+
+// value is b within a block that is sent, where blank means false.
+func (b Bool) value() bool { return b == True }
+
+func (b Bool) or(d Bool) Bool {
+	if b == Unset {
+		return d
+	}
+	return b
+}
+
+// Factor is what a row asks of one MFA method.
+type Factor struct {
+	Enabled, Preferred Bool
+}
+
+// IsSet reports whether any field is set, which is what makes the factor's
+// block part of the request.
+func (f Factor) IsSet() bool { return f.Enabled != Unset || f.Preferred != Unset }
+
+// Settings is what a row asks for, one Factor per MFA method. WebAuthn has
+// no preferred field in the API; its Preferred is always Unset.
+type Settings struct {
+	SMS, SoftwareToken, Email, WebAuthn Factor
+}
+
+// factorNames are the manifest's column prefixes, in the order messages use.
+var factorNames = [4]string{"sms", "software_token", "email", "webauthn"}
+
+func (s *Settings) factors() [4]*Factor {
+	return [4]*Factor{&s.SMS, &s.SoftwareToken, &s.Email, &s.WebAuthn}
+}
+
+// WithDefaults fills every field s leaves Unset from d: a row's own value
+// wins over a command-line default.
+func (s Settings) WithDefaults(d Settings) Settings {
+	out := s
+	of, df := out.factors(), d.factors()
+	for i := range of {
+		of[i].Enabled = of[i].Enabled.or(df[i].Enabled)
+		of[i].Preferred = of[i].Preferred.or(df[i].Preferred)
+	}
+	return out
+}
+
+// Check applies the rules that need no token: something must be set, at
+// most one factor preferred, and a preferred factor must be enabled.
+func (s Settings) Check() *RowError {
+	var preferred []string
+	set := false
+	for i, f := range s.factors() {
+		if !f.IsSet() {
+			continue
+		}
+		set = true
+		if f.Preferred == True {
+			preferred = append(preferred, factorNames[i])
+			if f.Enabled != True {
+				return rowErr(CodePreferredNotEnabled, "%s is preferred but not enabled: set %s_enabled to true", factorNames[i], factorNames[i])
+			}
+		}
+	}
+	if !set {
+		return rowErr(CodeNoSettings, "the row sets no MFA field and no command-line default applies")
+	}
+	if len(preferred) > 1 {
+		return rowErr(CodeMultiplePreferred, "more than one factor is preferred (%s): prefer one at most", strings.Join(preferred, ", "))
+	}
+	return nil
+}
+
+// Input is the API request for s. Only factors with a field set get a
+// block, so factors the row leaves blank stay as they are.
+func (s Settings) Input(token string) *cip.SetUserMFAPreferenceInput {
+	in := &cip.SetUserMFAPreferenceInput{AccessToken: &token}
+	if f := s.SMS; f.IsSet() {
+		in.SMSMfaSettings = &types.SMSMfaSettingsType{Enabled: f.Enabled.value(), PreferredMfa: f.Preferred.value()}
+	}
+	if f := s.SoftwareToken; f.IsSet() {
+		in.SoftwareTokenMfaSettings = &types.SoftwareTokenMfaSettingsType{Enabled: f.Enabled.value(), PreferredMfa: f.Preferred.value()}
+	}
+	if f := s.Email; f.IsSet() {
+		in.EmailMfaSettings = &types.EmailMfaSettingsType{Enabled: f.Enabled.value(), PreferredMfa: f.Preferred.value()}
+	}
+	if f := s.WebAuthn; f.IsSet() {
+		in.WebAuthnMfaSettings = &types.WebAuthnMfaSettingsType{Enabled: f.Enabled.value()}
+	}
+	return in
+}
+
+// ParseFactor reads a command-line settings value in either of the AWS
+// CLI's syntaxes: shorthand "Enabled=true,PreferredMfa=false" or JSON
+// {"Enabled":true,"PreferredMfa":false}. With passkey set only Enabled is
+// allowed, as WebAuthnMfaSettings has no PreferredMfa.
+func ParseFactor(s string, passkey bool) (Factor, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return Factor{}, errors.New("empty value")
+	}
+	fields := map[string]string{}
+	if strings.HasPrefix(s, "{") {
+		var raw map[string]json.RawMessage
+		dec := json.NewDecoder(strings.NewReader(s))
+		if err := dec.Decode(&raw); err != nil {
+			return Factor{}, fmt.Errorf("not valid JSON: %w", err)
+		}
+		if dec.More() {
+			return Factor{}, errors.New("not valid JSON: text after the object")
+		}
+		for k, v := range raw {
+			fields[k] = string(bytes.Trim(v, `"`))
+		}
+	} else {
+		for _, kv := range strings.Split(s, ",") {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				return Factor{}, fmt.Errorf("%q is not Key=value", strings.TrimSpace(kv))
+			}
+			fields[strings.TrimSpace(k)] = v
+		}
+	}
+	var f Factor
+	for k, v := range fields {
+		var dst *Bool
+		switch {
+		case strings.EqualFold(k, "Enabled"):
+			dst = &f.Enabled
+		case strings.EqualFold(k, "PreferredMfa") && !passkey:
+			dst = &f.Preferred
+		default:
+			if passkey {
+				return Factor{}, fmt.Errorf("unknown key %q (want Enabled)", k)
+			}
+			return Factor{}, fmt.Errorf("unknown key %q (want Enabled, PreferredMfa)", k)
+		}
+		b, err := ParseBool(v)
+		if err != nil || b == Unset {
+			return Factor{}, fmt.Errorf("%s=%q: %w", k, v, ErrBadBool)
+		}
+		*dst = b
+	}
+	return f, nil
+}

@@ -1,0 +1,70 @@
+package batch
+
+import (
+	"math"
+	"time"
+)
+
+// Summary counts what a run did.
+type Summary struct {
+	Rows        int            `json:"rows"`
+	Statuses    map[Status]int `json:"statuses"`
+	ErrorCodes  map[string]int `json:"error_codes"`
+	Attempts    int            `json:"attempts"`
+	Elapsed     float64        `json:"elapsed_seconds"`
+	RPS         float64        `json:"requests_per_second"` // attempts made per second of the run
+	Interrupted bool           `json:"interrupted,omitempty"`
+	DryRun      bool           `json:"dry_run,omitempty"`
+
+	// A dry run's forecast at the configured rate.
+	EstimatedSeconds *float64 `json:"estimated_seconds,omitempty"`
+	WouldExpire      *int     `json:"tokens_expiring_before_their_turn,omitempty"`
+
+	configRPS float64
+	longest   time.Duration
+}
+
+func newSummary(cfg Config) *Summary {
+	s := &Summary{Statuses: map[Status]int{}, ErrorCodes: map[string]int{}, DryRun: cfg.DryRun, configRPS: cfg.RPS}
+	if cfg.DryRun {
+		s.WouldExpire = new(int)
+	}
+	return s
+}
+
+func (s *Summary) add(r Result) {
+	s.Rows++
+	s.Statuses[r.Status]++
+	if r.ErrorCode != "" {
+		s.ErrorCodes[r.ErrorCode]++
+	}
+	s.Attempts += r.Attempts
+}
+
+// noteDryRun records one sendable row of a dry run: when its turn would
+// come, and whether its token would be too close to expiry by then.
+func (s *Summary) noteDryRun(wait time.Duration, expires bool) {
+	s.longest = max(s.longest, wait)
+	if expires {
+		*s.WouldExpire++
+	}
+}
+
+func (s *Summary) finish(elapsed time.Duration) {
+	s.Elapsed = round3(elapsed.Seconds())
+	if elapsed > 0 {
+		s.RPS = round3(float64(s.Attempts) / elapsed.Seconds())
+	}
+	if s.DryRun && s.configRPS > 0 {
+		est := round3(s.longest.Seconds())
+		s.EstimatedSeconds = &est
+	}
+}
+
+// OK reports whether every row succeeded (in a dry run: was valid) or
+// was skipped as already done.
+func (s *Summary) OK() bool {
+	return s.Statuses[StatusFailed]+s.Statuses[StatusInvalid]+s.Statuses[StatusNotAttempted] == 0 && !s.Interrupted
+}
+
+func round3(f float64) float64 { return math.Round(f*1000) / 1000 }

@@ -1,0 +1,100 @@
+// Command mfabatch applies Amazon Cognito user-pool MFA preferences in bulk:
+// it reads a manifest of access tokens and desired settings, calls
+// SetUserMFAPreference for each row through a rate-limited worker pool with
+// retries, and writes a report with one row per manifest row.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes: the one table of them.
+const (
+	exitOK      = 0   // every row succeeded (dry run: every row valid)
+	exitRows    = 1   // some row failed, was invalid, or was not attempted
+	exitNotSent = 2   // nothing was sent: usage, manifest, header or endpoint error
+	exitSIGINT  = 130 // interrupted by SIGINT
+	exitSIGTERM = 143 // interrupted by SIGTERM
+)
+
+func main() {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		// A second signal gets the default action: stop at once.
+		signal.Stop(sigs)
+		cancel(signalError{s})
+	}()
+	os.Exit(cli(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// signalError is the cause of a run cancelled by a signal.
+type signalError struct{ sig os.Signal }
+
+func (e signalError) Error() string { return "interrupted by " + e.sig.String() }
+
+// interruptCode is the exit code for a run that ctx's signal interrupted.
+func interruptCode(ctx context.Context) int {
+	var se signalError
+	if errors.As(context.Cause(ctx), &se) && se.sig == syscall.SIGTERM {
+		return exitSIGTERM
+	}
+	return exitSIGINT
+}
+
+const usage = `usage:
+  mfabatch run [flags] MANIFEST        MANIFEST is a CSV or JSON Lines file, or - for standard input
+  mfabatch skeleton input|output|csv|jsonl
+  mfabatch version
+
+Run 'mfabatch run -h' for the flags.
+`
+
+// cli runs one command line and returns its exit code.
+func cli(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitNotSent
+	}
+	var err error
+	switch args[0] {
+	case "run":
+		return runCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "skeleton":
+		err = skeletonCmd(args[1:], stdout)
+	case "version":
+		err = versionCmd(args[1:], stdout)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		err = usageError{fmt.Sprintf("unknown command %q", args[0]), "the commands are run, skeleton and version"}
+	}
+	if err != nil {
+		printError(stderr, err)
+		return exitNotSent
+	}
+	return exitOK
+}
+
+// usageError is a command line the tool cannot run, with a hint.
+type usageError struct{ msg, hint string }
+
+func (e usageError) Error() string { return e.msg }
+
+// printError prints err, and its hint if it has one, the way a person reads it.
+func printError(stderr io.Writer, err error) {
+	fmt.Fprintf(stderr, "mfabatch: error: %v\n", err)
+	var ue usageError
+	if errors.As(err, &ue) && ue.hint != "" {
+		fmt.Fprintf(stderr, "mfabatch: hint: %s\n", ue.hint)
+	}
+}

@@ -1,0 +1,342 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/mfabatch/mfabatch/batch"
+	"github.com/mfabatch/mfabatch/report"
+)
+
+// runFlags are the run command's flags.
+type runFlags struct {
+	format, reportPath, reportFormat, summaryPath string
+	dryRun                                        bool
+	rps                                           float64
+	burst, workers, maxAttempts                   int
+	timeout, minTokenTTL                          time.Duration
+	region, profile, endpoint                     string
+	defaults                                      batch.Settings
+}
+
+func parseRunFlags(args []string, stderr io.Writer) (*runFlags, string, error) {
+	f := &runFlags{}
+	fs := flag.NewFlagSet("mfabatch run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.format, "format", "", "manifest format: csv or jsonl (default: from the file name; for - the content)")
+	fs.StringVar(&f.reportPath, "report", "-", "where the report goes (- for standard output)")
+	fs.StringVar(&f.reportFormat, "report-format", "", "report format: csv or jsonl (default: from --report's name, else csv)")
+	fs.StringVar(&f.summaryPath, "summary", "", "also write the run summary as JSON to this file")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "check every row and show every request; send nothing")
+	fs.Float64Var(&f.rps, "rps", 10, "requests per second per region, retries included; 0 = unlimited")
+	fs.IntVar(&f.burst, "burst", 1, "limiter burst")
+	fs.IntVar(&f.workers, "workers", 8, "concurrent calls")
+	fs.IntVar(&f.maxAttempts, "max-attempts", 5, "attempts per row, the first included")
+	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "limit for one attempt")
+	fs.DurationVar(&f.minTokenTTL, "min-token-ttl", 5*time.Second, "do not send a token expiring within this of its dispatch")
+	fs.StringVar(&f.region, "region", "", "Cognito region (default: AWS config, else each token's issuer)")
+	fs.StringVar(&f.profile, "profile", "", "AWS shared-config profile")
+	fs.StringVar(&f.endpoint, "endpoint-url", "", "send to this endpoint instead (emulators, tests)")
+	fs.Var(factorFlag{&f.defaults.SMS, false}, "sms-mfa-settings", "default SMS block, e.g. Enabled=true,PreferredMfa=false")
+	fs.Var(factorFlag{&f.defaults.SoftwareToken, false}, "software-token-mfa-settings", "default TOTP block")
+	fs.Var(factorFlag{&f.defaults.Email, false}, "email-mfa-settings", "default email block")
+	fs.Var(factorFlag{&f.defaults.WebAuthn, true}, "web-authn-mfa-settings", "default passkey block (Enabled only)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: mfabatch run [flags] MANIFEST\n\nflags:")
+		fs.PrintDefaults()
+	}
+
+	// Flags may come after the manifest, as users type them.
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, "", err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	switch {
+	case len(positional) == 0:
+		return nil, "", usageError{"no manifest given", "mfabatch run [flags] MANIFEST (- reads standard input)"}
+	case len(positional) > 1:
+		return nil, "", usageError{fmt.Sprintf("one manifest at a time, got %d: %s", len(positional), strings.Join(positional, " ")), ""}
+	case f.rps < 0:
+		return nil, "", usageError{"--rps must be 0 (unlimited) or more", ""}
+	case f.burst < 1:
+		return nil, "", usageError{"--burst must be 1 or more", ""}
+	case f.workers < 1 || f.workers > 4096:
+		return nil, "", usageError{"--workers must be from 1 to 4096", ""}
+	case f.maxAttempts < 1:
+		return nil, "", usageError{"--max-attempts must be 1 or more", ""}
+	case f.timeout <= 0:
+		return nil, "", usageError{"--timeout must be more than 0", ""}
+	case f.minTokenTTL < 0:
+		return nil, "", usageError{"--min-token-ttl must not be negative", ""}
+	}
+	for _, v := range []struct{ flag, val string }{{"--format", f.format}, {"--report-format", f.reportFormat}} {
+		if v.val != "" && v.val != "csv" && v.val != "jsonl" {
+			return nil, "", usageError{fmt.Sprintf("%s %q: want csv or jsonl", v.flag, v.val), ""}
+		}
+	}
+	return f, positional[0], nil
+}
+
+// factorFlag is a settings flag in the AWS CLI's shorthand or JSON syntax.
+type factorFlag struct {
+	f       *batch.Factor
+	passkey bool
+}
+
+func (v factorFlag) String() string { return "" }
+
+func (v factorFlag) Set(s string) error {
+	f, err := batch.ParseFactor(s, v.passkey)
+	if err != nil {
+		return err
+	}
+	*v.f = f
+	return nil
+}
+
+func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	f, path, err := parseRunFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			printError(stderr, err)
+		}
+		return exitNotSent
+	}
+	sum, err := run(ctx, f, path, stdin, stdout, stderr)
+	if sum != nil {
+		if werr := report.WriteSummary(stderr, sum); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	switch {
+	case sum != nil && sum.Interrupted:
+		return interruptCode(ctx)
+	case err != nil:
+		printError(stderr, err)
+		if sum == nil || sum.Attempts == 0 {
+			return exitNotSent
+		}
+		return exitRows
+	case !sum.OK():
+		return exitRows
+	}
+	return exitOK
+}
+
+// run does the work of runCmd. A nil Summary means nothing was sent.
+func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout, stderr io.Writer) (*batch.Summary, error) {
+	in, name, closeIn, err := openManifest(path, stdin)
+	if err != nil {
+		return nil, err
+	}
+	defer closeIn()
+	manifest, err := readManifest(in, name, f.format)
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := manifest.(io.Closer); ok {
+		defer c.Close()
+	}
+
+	cfg, err := loadAWSConfig(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	client, err := batch.NewClient(cfg, f.endpoint, f.workers)
+	if err != nil {
+		return nil, usageError{err.Error(), "use an https:// endpoint, or run the emulator on 127.0.0.1"}
+	}
+
+	out, closeOut, err := createReport(f.reportPath, path, stdout)
+	if err != nil {
+		return nil, err
+	}
+	w, err := newReportWriter(out, f.reportFormat, f.reportPath)
+	if err != nil {
+		closeOut()
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	r := &batch.Runner{Client: client, Config: batch.Config{
+		Workers: f.workers, RPS: f.rps, Burst: f.burst, MaxAttempts: f.maxAttempts,
+		Timeout: f.timeout, MinTokenTTL: f.minTokenTTL, Region: cfg.Region,
+		Defaults: f.defaults, DryRun: f.dryRun,
+	}}
+	sum, runErr := r.Run(ctx, manifest, w)
+	if err := closeOut(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("report: %w", err)
+	}
+	if errors.Is(runErr, context.Canceled) && sum.Interrupted {
+		runErr = nil
+	}
+	if f.summaryPath != "" {
+		if err := writeSummaryFile(f.summaryPath, sum); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	return sum, runErr
+}
+
+// openManifest opens path, or standard input for "-".
+func openManifest(path string, stdin io.Reader) (io.Reader, string, func(), error) {
+	if path == "-" {
+		return stdin, "-", func() {}, nil
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("cannot read the manifest: %w", err)
+	}
+	if st, err := fh.Stat(); err == nil && st.IsDir() {
+		fh.Close()
+		return nil, "", nil, fmt.Errorf("cannot read the manifest: %s is a directory", path)
+	}
+	return fh, path, func() { fh.Close() }, nil
+}
+
+// readManifest picks the manifest's format (the flag, else the file's
+// extension, else for standard input its first non-blank byte) and checks
+// its header.
+func readManifest(in io.Reader, name, format string) (batch.Manifest, error) {
+	if format == "" && name != "-" {
+		switch strings.ToLower(filepath.Ext(name)) {
+		case ".csv":
+			format = "csv"
+		case ".jsonl", ".ndjson", ".json":
+			format = "jsonl"
+		default:
+			return nil, usageError{fmt.Sprintf("cannot tell the format of %s from its name", name), "name it .csv or .jsonl, or pass --format csv|jsonl"}
+		}
+	}
+	if format == "" {
+		br := bufio.NewReader(in)
+		in = br
+		format = "csv"
+		if sniffJSON(br) {
+			format = "jsonl"
+		}
+	}
+	if format == "jsonl" {
+		return batch.ReadJSONL(in), nil
+	}
+	m, err := batch.ReadCSV(in)
+	var he *batch.HeaderError
+	switch {
+	case errors.As(err, &he):
+		return nil, usageError{err.Error(), "a CSV manifest's first line names its columns, e.g.: " + strings.Join(batch.Columns, ",")}
+	case err != nil:
+		return nil, err
+	}
+	return m, nil
+}
+
+// sniffJSON reports whether the first non-blank byte, after any byte-order
+// mark, is '{'.
+func sniffJSON(br *bufio.Reader) bool {
+	for n := 1; n <= 4096; n++ {
+		b, err := br.Peek(n)
+		if len(b) < n {
+			return false
+		}
+		b = bytes.TrimPrefix(b, []byte("\ufeff"))
+		if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 {
+			return t[0] == '{'
+		}
+		if err != nil {
+			return false
+		}
+	}
+	return false
+}
+
+func loadAWSConfig(ctx context.Context, f *runFlags) (aws.Config, error) {
+	var opts []func(*config.LoadOptions) error
+	if f.profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(f.profile))
+	}
+	if f.region != "" {
+		opts = append(opts, config.WithRegion(f.region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return cfg, usageError{fmt.Sprintf("AWS configuration: %v", err), "check --profile and AWS_PROFILE"}
+	}
+	return cfg, nil
+}
+
+// createReport opens where the report goes: standard output, or a file
+// that only its owner can read, never the manifest itself.
+func createReport(path, manifest string, stdout io.Writer) (io.Writer, func() error, error) {
+	if path == "-" {
+		return stdout, func() error { return nil }, nil
+	}
+	if manifest != "-" {
+		if a, err := os.Stat(path); err == nil {
+			if b, err := os.Stat(manifest); err == nil && os.SameFile(a, b) {
+				return nil, nil, usageError{"--report " + path + " is the manifest itself", "write the report to another file"}
+			}
+		}
+	}
+	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot create the report: %w", err)
+	}
+	// An existing file keeps its mode on open; the report names users.
+	if err := fh.Chmod(0o600); err != nil {
+		fh.Close()
+		return nil, nil, fmt.Errorf("cannot restrict the report to its owner: %w", err)
+	}
+	return fh, fh.Close, nil
+}
+
+func newReportWriter(out io.Writer, format, path string) (batch.Sink, error) {
+	if format == "" {
+		format = "csv"
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".jsonl", ".ndjson", ".json":
+			format = "jsonl"
+		}
+	}
+	if format == "jsonl" {
+		return report.NewJSONL(out), nil
+	}
+	return report.NewCSV(out)
+}
+
+func writeSummaryFile(path string, sum *batch.Summary) error {
+	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("summary: %w", err)
+	}
+	err = report.WriteSummaryJSON(fh, sum)
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("summary: %w", err)
+	}
+	return nil
+}
+
+func quote(s string) string { return strconv.Quote(s) }

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/mfabatch/mfabatch/batch"
+	"github.com/mfabatch/mfabatch/report"
+)
+
+// skeletonInput is what `aws cognito-idp set-user-mfa-preference
+// --generate-cli-skeleton input` prints: every field of the input.
+const skeletonInput = `{
+    "SMSMfaSettings": {
+        "Enabled": true,
+        "PreferredMfa": true
+    },
+    "SoftwareTokenMfaSettings": {
+        "Enabled": true,
+        "PreferredMfa": true
+    },
+    "EmailMfaSettings": {
+        "Enabled": true,
+        "PreferredMfa": true
+    },
+    "WebAuthnMfaSettings": {
+        "Enabled": true
+    },
+    "AccessToken": ""
+}
+`
+
+const exampleToken = "REPLACE_WITH_ACCESS_TOKEN"
+
+func skeletonCmd(args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return usageError{"skeleton takes one argument", "mfabatch skeleton input|output|csv|jsonl"}
+	}
+	var out string
+	switch args[0] {
+	case "input":
+		out = skeletonInput
+	case "output":
+		var b bytes.Buffer
+		w := report.NewJSONL(&b)
+		if err := w.Write(exampleResult()); err != nil {
+			return err
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		out = b.String()
+	case "csv":
+		out = strings.Join(batch.Columns, ",") + "\n" +
+			"alice@example.com," + exampleToken + ",,,true,true,,,\n"
+	case "jsonl":
+		out = `{"id":"alice@example.com","access_token":"` + exampleToken + `","software_token_enabled":true,"software_token_preferred":true,"sms_enabled":null,"sms_preferred":null,"email_enabled":null,"email_preferred":null,"webauthn_enabled":null}` + "\n"
+	default:
+		return usageError{"unknown skeleton " + quote(args[0]), "mfabatch skeleton input|output|csv|jsonl"}
+	}
+	_, err := io.WriteString(stdout, out)
+	return err
+}
+
+// exampleResult is a report row as a successful run writes it.
+func exampleResult() batch.Result {
+	const fp = "3f1c9a7be2d40c55"
+	return batch.Result{
+		Row: 1, ID: "alice@example.com", Username: "alice",
+		Sub: "7d1f3c2e-8a4b-4e6f-9c1d-2b3a4c5d6e7f", Region: "us-east-1",
+		TokenSHA256: fp, Status: batch.StatusSucceeded, Attempts: 1, HTTPStatus: 200,
+		RequestID: "2f6c1a8e-4b7d-4c3e-9a1f-5d8b7e6c4a2b",
+		StartedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Duration: 87 * time.Millisecond,
+		Request: `{"AccessToken":"<redacted:` + fp + `>","SoftwareTokenMfaSettings":{"Enabled":true,"PreferredMfa":true}}`,
+	}
+}

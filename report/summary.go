@@ -1,0 +1,78 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mfabatch/mfabatch/batch"
+)
+
+// WriteSummary writes the run's summary for a person to read.
+func WriteSummary(w io.Writer, s *batch.Summary) error {
+	var b strings.Builder
+	kind := "run"
+	if s.DryRun {
+		kind = "dry run"
+	}
+	fmt.Fprintf(&b, "mfabatch: %s: %d rows in %s", kind, s.Rows, seconds(s.Elapsed))
+	if !s.DryRun {
+		fmt.Fprintf(&b, ", %d calls, %.1f requests/s", s.Attempts, s.RPS)
+	}
+	b.WriteString("\n")
+	var parts []string
+	for _, st := range batch.Statuses {
+		if n := s.Statuses[st]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", st, n))
+		}
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(&b, "  rows: %s\n", strings.Join(parts, ", "))
+	}
+	codes := make([]string, 0, len(s.ErrorCodes))
+	for c := range s.ErrorCodes {
+		codes = append(codes, c)
+	}
+	slices.SortFunc(codes, func(a, c string) int {
+		if d := s.ErrorCodes[c] - s.ErrorCodes[a]; d != 0 {
+			return d
+		}
+		return strings.Compare(a, c)
+	})
+	parts = parts[:0]
+	for _, c := range codes {
+		parts = append(parts, fmt.Sprintf("%s %d", c, s.ErrorCodes[c]))
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(&b, "  errors: %s\n", strings.Join(parts, ", "))
+	}
+	if s.DryRun {
+		if s.EstimatedSeconds != nil {
+			fmt.Fprintf(&b, "  estimated run time at --rps: %s\n", seconds(*s.EstimatedSeconds))
+		} else {
+			b.WriteString("  estimated run time: not limited (--rps 0)\n")
+		}
+		if s.WouldExpire != nil {
+			fmt.Fprintf(&b, "  tokens that would expire before their turn: %d\n", *s.WouldExpire)
+		}
+	}
+	if s.Interrupted {
+		b.WriteString("  interrupted: rows not sent are reported not_attempted\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteSummaryJSON writes the summary as one JSON object.
+func WriteSummaryJSON(w io.Writer, s *batch.Summary) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}
+
+func seconds(f float64) string {
+	return time.Duration(f * float64(time.Second)).Round(time.Millisecond).String()
+}
