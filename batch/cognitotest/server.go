@@ -1,0 +1,404 @@
+// Package cognitotest provides a test double for the Amazon Cognito user-pool
+// API: an HTTP server that speaks the service's JSON 1.1 protocol, answers
+// SetUserMFAPreference as a test decides (success, throttling, server errors,
+// connection resets, stalls, any API error), and records every call so tests
+// can check attempts, request bodies and request rates. It also mints
+// unsigned Cognito-style access tokens (see Token).
+//
+// Point the real SDK client at it:
+//
+//	srv := cognitotest.NewServer(cognitotest.FailAttempts(2, cognitotest.Throttle))
+//	defer srv.Close()
+//	client := cognitoidentityprovider.New(cognitoidentityprovider.Options{
+//		Region:       "us-east-1",
+//		BaseEndpoint: aws.String(srv.URL),
+//		Retryer:      aws.NopRetryer{},
+//	})
+package cognitotest
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+const (
+	targetPrefix = "AWSCognitoIdentityProviderService."
+	jsonType     = "application/x-amz-json-1.1"
+)
+
+// ops lists the operations the server answers; any other target is an
+// UnknownOperationException, as the service answers it.
+var ops = map[string]bool{"SetUserMFAPreference": true}
+
+// Fault is how the server answers a call.
+type Fault int
+
+// The faults a Reply can ask for.
+const (
+	// None answers HTTP 200 with the body {}.
+	None Fault = iota
+	// Throttle answers HTTP 400 TooManyRequestsException "Rate exceeded":
+	// Cognito throttles with 400, not 429.
+	Throttle
+	// Internal answers HTTP 500 InternalErrorException.
+	Internal
+	// ServerError answers HTTP 503 with an HTML page, as a load balancer in
+	// front of the service would: the body is not JSON and names no error type.
+	ServerError
+	// Reset closes the connection with a TCP RST without answering.
+	Reset
+	// Stall never answers: the call waits until the client gives up or the
+	// server is closed, which then drops the connection.
+	Stall
+	// APIError answers HTTP 400 with the Reply's Code and Message, by default
+	// NotAuthorizedException "Access Token has expired".
+	APIError
+)
+
+var faultNames = [...]string{"None", "Throttle", "Internal", "ServerError", "Reset", "Stall", "APIError"}
+
+// String returns the fault's name, such as "Throttle".
+func (f Fault) String() string {
+	if f >= 0 && int(f) < len(faultNames) {
+		return faultNames[f]
+	}
+	return "Fault(" + strconv.Itoa(int(f)) + ")"
+}
+
+// Call is one request the server received.
+type Call struct {
+	N       int       // 1-based arrival order
+	At      time.Time // arrival; never earlier than the previous call's
+	Op      string    // operation from X-Amz-Target, such as "SetUserMFAPreference"; "" when absent
+	Body    []byte    // raw request body, exactly as received; shared, do not modify
+	Token   string    // the body's AccessToken; "" when unreadable
+	Attempt int       // 1-based: how many calls so far carried this same Token, this one included; 0 when Token is ""
+}
+
+// Reply says what the server does with a call.
+type Reply struct {
+	Fault Fault
+	// Code and Message replace the error type and message of Throttle,
+	// Internal and APIError answers; left blank, each fault's own are used.
+	Code, Message string
+	// Delay is the latency before answering (or resetting, or stalling).
+	// A client that gives up, or Close, cuts it short.
+	Delay time.Duration
+}
+
+// Server is a Cognito user-pool endpoint for tests. Its methods are safe for
+// concurrent use.
+type Server struct {
+	// URL is the base URL, http://127.0.0.1:PORT, for the client's BaseEndpoint.
+	URL string
+
+	ts      *httptest.Server
+	decide  func(Call) Reply
+	closing chan struct{} // closed by Close to release delayed and stalled calls
+	once    sync.Once
+
+	mu       sync.Mutex
+	calls    []Call
+	attempts map[string]int // calls per access token
+}
+
+// NewServer starts a server that answers each well-formed
+// SetUserMFAPreference call as decide says; a nil decide answers every call
+// with success. Requests the service itself would reject (wrong method,
+// content type or target, malformed JSON, no AccessToken) get the service's
+// HTTP 400 error without consulting decide, but are still recorded.
+//
+// decide is called concurrently from the server's goroutines, so it must be
+// safe for concurrent use; it should return promptly, since Close waits for it.
+func NewServer(decide func(Call) Reply) *Server {
+	s := &Server{
+		decide:   decide,
+		closing:  make(chan struct{}),
+		attempts: make(map[string]int),
+	}
+	s.ts = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	s.URL = s.ts.URL
+	return s
+}
+
+// Client returns an HTTP client for the server, suitable as the SDK's
+// HTTPClient option. Close closes its idle connections.
+func (s *Server) Client() *http.Client { return s.ts.Client() }
+
+// Close releases delayed and stalled calls (their connections are dropped),
+// shuts the server down and waits for its handlers to return. It may be
+// called more than once.
+func (s *Server) Close() {
+	s.once.Do(func() { close(s.closing) })
+	s.ts.Close()
+}
+
+// Calls returns the calls received so far, in arrival order. The server
+// keeps every call, body included, until it is garbage: a soak test of a
+// million calls holds a million bodies.
+func (s *Server) Calls() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.calls)
+}
+
+// MaxInWindow returns the largest number of calls that arrived within any
+// window of length d, that is, with arrival times t ≤ At < t+d for some t.
+// A limiter allowing r calls per second with burst b should keep
+// MaxInWindow(d) near b + r·d.
+func (s *Server) MaxInWindow(d time.Duration) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maxInWindow(len(s.calls), func(i int) time.Time { return s.calls[i].At }, d)
+}
+
+// maxInWindow returns the most of n ascending times, at(0) ≤ at(1) ≤ ...,
+// that lie within any half-open window of length d.
+func maxInWindow(n int, at func(int) time.Time, d time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	best, lo := 0, 0
+	for hi := range n {
+		// Since at(hi)-at(hi) = 0 < d, lo never passes hi.
+		for at(hi).Sub(at(lo)) >= d {
+			lo++
+		}
+		best = max(best, hi-lo+1)
+	}
+	return best
+}
+
+// RequestID returns the x-amzn-RequestId the server gives its n-th call.
+func RequestID(n int) string { return fmt.Sprintf("req-%06d", n) }
+
+// protocolError is a request the service rejects before looking at it.
+type protocolError struct{ code, message string }
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		// The client went away mid-request; there is no one to answer.
+		panic(http.ErrAbortHandler)
+	}
+	op, perr := operation(r)
+	var token string
+	if perr == nil {
+		token, perr = accessToken(body)
+	}
+	c := s.record(op, body, token)
+	if perr != nil {
+		writeError(w, c.N, http.StatusBadRequest, perr.code, perr.message)
+		return
+	}
+	var reply Reply
+	if s.decide != nil {
+		reply = s.decide(c)
+	}
+	s.answer(w, r, c.N, reply)
+}
+
+// operation returns the operation a request asks for, checking what the
+// service's router checks.
+func operation(r *http.Request) (string, *protocolError) {
+	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
+	switch {
+	case r.Method != http.MethodPost:
+		return op, &protocolError{"UnknownOperationException", "method " + r.Method + ": want POST"}
+	case r.Header.Get("Content-Type") != jsonType:
+		return op, &protocolError{"UnknownOperationException", fmt.Sprintf("Content-Type %q: want %q", r.Header.Get("Content-Type"), jsonType)}
+	case !ok || !ops[op]:
+		return op, &protocolError{"UnknownOperationException", fmt.Sprintf("X-Amz-Target %q: not an operation of this server", r.Header.Get("X-Amz-Target"))}
+	}
+	return op, nil
+}
+
+// accessToken returns the request body's AccessToken.
+func accessToken(body []byte) (string, *protocolError) {
+	var in struct{ AccessToken *string }
+	if err := json.Unmarshal(body, &in); err != nil {
+		return "", &protocolError{"SerializationException", "request body: " + err.Error()}
+	}
+	if in.AccessToken == nil || *in.AccessToken == "" {
+		return "", &protocolError{"InvalidParameterException",
+			"1 validation error detected: Value null at 'accessToken' failed to satisfy constraint: Member must not be null"}
+	}
+	return *in.AccessToken, nil
+}
+
+// record numbers and stores a call. N, At and Attempt are assigned together
+// under the lock so that they agree with one another.
+func (s *Server) record(op string, body []byte, token string) Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := Call{N: len(s.calls) + 1, At: time.Now(), Op: op, Body: body, Token: token}
+	if token != "" {
+		s.attempts[token]++
+		c.Attempt = s.attempts[token]
+	}
+	s.calls = append(s.calls, c)
+	return c
+}
+
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, n int, reply Reply) {
+	if reply.Delay > 0 && !s.wait(r.Context(), reply.Delay) {
+		panic(http.ErrAbortHandler)
+	}
+	code := func(def string) string { return cmp.Or(reply.Code, def) }
+	message := func(def string) string { return cmp.Or(reply.Message, def) }
+	switch reply.Fault {
+	case None:
+		writeResponse(w, n, http.StatusOK, "", jsonType, []byte("{}"))
+	case Throttle:
+		writeError(w, n, http.StatusBadRequest, code("TooManyRequestsException"), message("Rate exceeded"))
+	case Internal:
+		writeError(w, n, http.StatusInternalServerError, code("InternalErrorException"), message("Internal server error"))
+	case APIError:
+		writeError(w, n, http.StatusBadRequest, code("NotAuthorizedException"), message("Access Token has expired"))
+	case ServerError:
+		writeResponse(w, n, http.StatusServiceUnavailable, "", "text/html", []byte(unavailablePage))
+	case Reset:
+		reset(w)
+	case Stall:
+		s.wait(r.Context(), math.MaxInt64)
+		// Dropping the connection, rather than returning, keeps net/http
+		// from sending an empty 200 that the client would take for success.
+		panic(http.ErrAbortHandler)
+	default:
+		panic(fmt.Sprintf("cognitotest: call %d: unknown %v", n, reply.Fault))
+	}
+}
+
+// wait waits for d and reports whether it passed before the client gave up
+// or the server began closing.
+func (s *Server) wait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-s.closing:
+		return false
+	}
+}
+
+// reset closes the connection with a TCP RST: SO_LINGER 0 makes the kernel
+// discard it instead of shutting it down in order.
+func reset(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}
+
+const unavailablePage = "<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n" +
+	"<body>\r\n<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n</body>\r\n</html>\r\n"
+
+// writeError writes a JSON 1.1 error the way the service does: the type in
+// both the X-Amzn-ErrorType header and the body's __type.
+func writeError(w http.ResponseWriter, n, status int, code, message string) {
+	body, err := json.Marshal(struct {
+		Type    string `json:"__type"`
+		Message string `json:"message"`
+	}{code, message})
+	if err != nil {
+		panic(err) // two strings always marshal
+	}
+	writeResponse(w, n, status, code, jsonType, body)
+}
+
+func writeResponse(w http.ResponseWriter, n, status int, errorType, contentType string, body []byte) {
+	h := w.Header()
+	// Assigned directly to keep the service's spelling on the wire; clients
+	// read header names case-insensitively.
+	h["x-amzn-RequestId"] = []string{RequestID(n)}
+	if errorType != "" {
+		h["X-Amzn-ErrorType"] = []string{errorType}
+	}
+	h["Content-Type"] = []string{contentType}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(status)
+	_, _ = w.Write(body) // a write error means the client is gone
+}
+
+// FailAttempts returns a decider that answers the first n attempts of each
+// access token with fault f and every later attempt with success.
+func FailAttempts(n int, f Fault) func(Call) Reply {
+	return func(c Call) Reply {
+		if c.Attempt <= n {
+			return Reply{Fault: f}
+		}
+		return Reply{}
+	}
+}
+
+// Mix returns a decider that answers each call with fault f with probability
+// p[f], and with success otherwise. The choice is a pure function of seed,
+// the call's Token and its Attempt, not of arrival order, so a run with
+// concurrent workers is reproducible, and a test can learn what a recorded
+// call got by calling the decider on it again. Mix panics when a probability
+// is negative or they add up to more than 1.
+func Mix(seed int64, p map[Fault]float64) func(Call) Reply {
+	faults := make([]Fault, 0, len(p))
+	for f := range p {
+		faults = append(faults, f)
+	}
+	slices.Sort(faults) // map order is random; the thresholds must not be
+	bounds := make([]float64, len(faults))
+	sum := 0.0
+	for i, f := range faults {
+		if p[f] < 0 {
+			panic(fmt.Sprintf("cognitotest.Mix: %v has probability %v", f, p[f]))
+		}
+		sum += p[f]
+		bounds[i] = sum
+	}
+	if sum > 1+1e-9 {
+		panic(fmt.Sprintf("cognitotest.Mix: probabilities add up to %v, more than 1", sum))
+	}
+	return func(c Call) Reply {
+		u := uniform(seed, c.Token, c.Attempt)
+		for i, b := range bounds {
+			if u < b {
+				return Reply{Fault: faults[i]}
+			}
+		}
+		return Reply{}
+	}
+}
+
+// uniform hashes seed, token and attempt to a number in [0, 1).
+func uniform(seed int64, token string, attempt int) float64 {
+	// FNV-1a over the token, then splitmix64's finaliser to spread the
+	// seed and attempt over all bits.
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(token); i++ {
+		h ^= uint64(token[i])
+		h *= 1099511628211
+	}
+	h ^= uint64(seed)*0x9e3779b97f4a7c15 + uint64(attempt)
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	h ^= h >> 31
+	return float64(h>>11) / (1 << 53)
+}
