@@ -165,7 +165,7 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 		producers.Add(1)
 		g.Go(func() error {
 			defer producers.Done()
-			w := worker{client: r.Client, cfg: cfg, waitCtx: waitCtx, gctx: gctx}
+			w := worker{client: r.Client, cfg: cfg, stop: ctx, waitCtx: waitCtx, gctx: gctx}
 			for j := range jobs {
 				if !send(w.process(j)) {
 					return nil
@@ -328,14 +328,15 @@ func clipIssuer(iss string) string {
 type worker struct {
 	client  Client
 	cfg     Config
+	stop    context.Context // ends on interrupt: no new attempt starts
 	waitCtx context.Context // ends on interrupt or run failure: stops waits
 	gctx    context.Context // ends on run failure only: bounds calls
 }
 
 // process sends one row, retrying what shouldRetry allows, and returns its
 // Result with the true number of calls made.
-func (w *worker) process(j *job) Result {
-	res := j.res
+func (w *worker) process(j *job) (res Result) {
+	res = j.res
 	start := w.cfg.Now()
 	res.StartedAt = start.UTC()
 	defer func() {
@@ -386,7 +387,7 @@ func (w *worker) ready(j *job, attempt int) *RowError {
 	if now := w.cfg.Now(); j.exp.Sub(now) < w.cfg.MinTokenTTL {
 		return expired(j.exp, now)
 	}
-	if err := j.limiter.Wait(w.waitCtx); err != nil {
+	if err := j.limiter.Wait(w.waitCtx); err != nil || w.stop.Err() != nil {
 		if attempt == 1 {
 			return rowErr(CodeInterrupted, "the run was interrupted before this row was sent")
 		}
