@@ -124,6 +124,9 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 		}
 	}
 
+	// A manifest that cannot be read further ends the run, but the rows
+	// read so far still finish and are reported.
+	var readErr error
 	var producers sync.WaitGroup
 	producers.Add(1)
 	g.Go(func() error {
@@ -136,7 +139,8 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 				return nil
 			}
 			if err != nil {
-				return err
+				readErr = err
+				return nil
 			}
 			j, res := p.prepare(row)
 			switch {
@@ -196,6 +200,9 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 	})
 	err := g.Wait()
 	sum.finish(cfg.Now().Sub(start))
+	if err == nil {
+		err = readErr
+	}
 	if err != nil {
 		return sum, err
 	}
@@ -249,6 +256,8 @@ func (p *producer) prepare(row Row) (*job, Result) {
 	region := p.cfg.Region
 	if region == "" {
 		region = claims.Region
+	} else if claims.Region != "" && claims.Region != region {
+		p.sum.RegionMismatch++
 	}
 	if region == "" {
 		res.fail(StatusInvalid, rowErr(CodeInvalidRow, "the token's issuer %q names no Cognito region: pass --region", clipIssuer(claims.Issuer)))

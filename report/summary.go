@@ -59,6 +59,9 @@ func WriteSummary(w io.Writer, s *batch.Summary) error {
 			fmt.Fprintf(&b, "  tokens that would expire before their turn: %d\n", *s.WouldExpire)
 		}
 	}
+	if s.RegionMismatch > 0 {
+		fmt.Fprintf(&b, "  %d rows went to a region other than their token's issuer's (from --region or the AWS configuration); unset it to use each token's own\n", s.RegionMismatch)
+	}
 	if s.Interrupted {
 		b.WriteString("  interrupted: rows not sent are reported not_attempted\n")
 	}
