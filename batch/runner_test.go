@@ -84,7 +84,7 @@ func serve(t *testing.T, decide func(cognitotest.Call) cognitotest.Reply) (*cogn
 	t.Helper()
 	srv := cognitotest.NewServer(decide)
 	t.Cleanup(srv.Close)
-	client, err := batch.NewClient(aws.Config{Region: "us-east-1"}, srv.URL, 16)
+	client, err := batch.NewClient(awsConfig(), srv.URL, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -556,3 +556,5 @@ func TestResultsNeverHoldTokens(t *testing.T) {
 		}
 	}
 }
+
+func awsConfig() aws.Config { return aws.Config{Region: "us-east-1"} }
