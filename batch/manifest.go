@@ -95,10 +95,20 @@ func (f *fields) row(n int) Row {
 	return r
 }
 
-// clip shortens a cell quoted in a message. Token cells are never quoted.
+// clip shortens a value quoted in a message to fewer than 16 bytes: a
+// token in the wrong column must not reach a message.
 func clip(s string) string {
-	if len(s) > 20 {
-		return s[:20] + "..."
+	if len(s) > 12 {
+		return s[:12] + "..."
+	}
+	return s
+}
+
+// clipName quotes a column or key name whole, so a typo can be read, unless
+// it is too long to be a name: then it may be a token, and is clipped.
+func clipName(s string) string {
+	if len(s) > 40 {
+		return clip(s)
 	}
 	return s
 }
@@ -115,7 +125,11 @@ type CSV struct {
 // ReadCSV checks the header of a CSV manifest and returns a reader for its
 // rows. Close it if it is not read to the end.
 func ReadCSV(r io.Reader) (*CSV, error) {
-	cr := csv.NewReader(r)
+	br := bufio.NewReaderSize(r, 64<<10)
+	if bom, _ := br.Peek(3); string(bom) == "\ufeff" {
+		br.Discard(3)
+	}
+	cr := csv.NewReader(br)
 	cr.FieldsPerRecord = -1 // a short or long record is that row's error, not the file's
 	cr.ReuseRecord = false
 	header, err := cr.Read()
@@ -232,15 +246,14 @@ func checkHeader(header []string) ([]string, error) {
 	names := make([]string, len(header))
 	seen := map[string]bool{}
 	for i, h := range header {
-		if i == 0 {
-			h = strings.TrimPrefix(h, "\ufeff")
-		}
 		n := strings.ToLower(strings.TrimSpace(h))
 		switch {
+		case strings.HasPrefix(n, "eyj"):
+			return nil, &HeaderError{fmt.Sprintf("column %d of the first line looks like a token: a CSV manifest's first line must name its columns: %s", i+1, strings.Join(Columns, ", "))}
 		case n == "":
 			return nil, &HeaderError{fmt.Sprintf("column %d has no name; the columns are: %s", i+1, strings.Join(Columns, ", "))}
 		case !known[n]:
-			return nil, &HeaderError{fmt.Sprintf("unknown column %q (column %d); the columns are: %s", clip(h), i+1, strings.Join(Columns, ", "))}
+			return nil, &HeaderError{fmt.Sprintf("unknown column %q (column %d); the columns are: %s", clipName(h), i+1, strings.Join(Columns, ", "))}
 		case seen[n]:
 			return nil, &HeaderError{fmt.Sprintf("column %q appears twice", n)}
 		}
@@ -348,6 +361,10 @@ type jsonRow struct {
 
 func parseJSONLine(n, line int, b []byte) Row {
 	r := Row{N: n}
+	if b[0] != '{' {
+		r.Err = rowErr(CodeInvalidRow, "line %d is not a JSON object", line)
+		return r
+	}
 	var j jsonRow
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -489,7 +506,7 @@ func jsonProblem(err error) string {
 		return "not valid JSON: the object is cut short"
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		key := strings.TrimPrefix(err.Error(), "json: unknown field ")
-		return fmt.Sprintf("unknown key %s; the keys are %s, or the API's AccessToken, SMSMfaSettings, SoftwareTokenMfaSettings, EmailMfaSettings, WebAuthnMfaSettings", clip(key), strings.Join(Columns, ", "))
+		return fmt.Sprintf("unknown key %s; the keys are %s, or the API's AccessToken, SMSMfaSettings, SoftwareTokenMfaSettings, EmailMfaSettings, WebAuthnMfaSettings", clipName(key), strings.Join(Columns, ", "))
 	}
 	return "not a JSON object"
 }

@@ -68,10 +68,8 @@ func Backoff(n int, base, max time.Duration, rnd func() float64) time.Duration {
 		return 0
 	}
 	ceil := max
-	if n < 32 {
-		if d := base << (n - 1); d > 0 && d < max {
-			ceil = d
-		}
+	if n <= 62 && base <= max>>(n-1) {
+		ceil = base << (n - 1)
 	}
 	return time.Duration(rnd() * float64(ceil))
 }

@@ -40,13 +40,6 @@ func ParseBool(s string) (Bool, error) {
 // value is b within a block that is sent, where blank means false.
 func (b Bool) value() bool { return b == True }
 
-func (b Bool) or(d Bool) Bool {
-	if b == Unset {
-		return d
-	}
-	return b
-}
-
 // Factor is what a row asks of one MFA method.
 type Factor struct {
 	Enabled, Preferred Bool
@@ -69,14 +62,16 @@ func (s *Settings) factors() [4]*Factor {
 	return [4]*Factor{&s.SMS, &s.SoftwareToken, &s.Email, &s.WebAuthn}
 }
 
-// WithDefaults fills every field s leaves Unset from d: a row's own value
-// wins over a command-line default.
+// WithDefaults takes d's block for every factor s leaves blank. A factor
+// the row sets any field of is the row's own, so a row that turns SMS off
+// is not made to prefer it by a default.
 func (s Settings) WithDefaults(d Settings) Settings {
 	out := s
 	of, df := out.factors(), d.factors()
 	for i := range of {
-		of[i].Enabled = of[i].Enabled.or(df[i].Enabled)
-		of[i].Preferred = of[i].Preferred.or(df[i].Preferred)
+		if !of[i].IsSet() {
+			*of[i] = *df[i]
+		}
 	}
 	return out
 }
@@ -154,11 +149,24 @@ func ParseFactor(s string, passkey bool) (Factor, error) {
 			if !ok {
 				return Factor{}, fmt.Errorf("%q is not Key=value", strings.TrimSpace(kv))
 			}
-			fields[strings.TrimSpace(k)] = v
+			k = strings.TrimSpace(k)
+			if _, dup := fields[k]; dup {
+				return Factor{}, fmt.Errorf("key %q is given twice", k)
+			}
+			fields[k] = v
 		}
 	}
+	if len(fields) == 0 {
+		return Factor{}, errors.New("sets neither Enabled nor PreferredMfa")
+	}
 	var f Factor
+	seen := map[string]bool{}
 	for k, v := range fields {
+		if lk := strings.ToLower(k); seen[lk] {
+			return Factor{}, fmt.Errorf("key %q is given twice", k)
+		} else {
+			seen[lk] = true
+		}
 		var dst *Bool
 		switch {
 		case strings.EqualFold(k, "Enabled"):

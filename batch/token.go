@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"io"
 	"math"
 	"net/url"
 	"regexp"
@@ -19,8 +21,8 @@ type Token string
 // String hides the token.
 func (Token) String() string { return "<token>" }
 
-// GoString hides the token from %#v.
-func (Token) GoString() string { return "<token>" }
+// Format hides the token whatever the verb.
+func (Token) Format(f fmt.State, _ rune) { io.WriteString(f, "<token>") }
 
 // adminScope is the scope SetUserMFAPreference needs.
 const adminScope = "aws.cognito.signin.user.admin"
