@@ -67,6 +67,9 @@ type fields struct {
 // row turns cells into a Row, naming the first unreadable column.
 func (f *fields) row(n int) Row {
 	r := Row{N: n, ID: strings.TrimSpace(f.ID), Token: Token(strings.TrimSpace(f.AccessToken))}
+	if r.Err = checkID(&r.ID); r.Err != nil {
+		return r
+	}
 	if f.Problem != "" {
 		r.Err = &RowError{Code: CodeInvalidRow, Message: f.Problem}
 		return r
@@ -93,6 +96,17 @@ func (f *fields) row(n int) Row {
 		*c.dst = b
 	}
 	return r
+}
+
+// checkID withholds an id that looks like a token, as when columns are
+// swapped: the id is echoed in the report, and tokens never are.
+func checkID(id *string) *RowError {
+	s := *id
+	if len(s) < 40 || strings.Count(s, ".") != 2 || strings.IndexFunc(s, notBase64URL) >= 0 {
+		return nil
+	}
+	*id = ""
+	return rowErr(CodeInvalidRow, "the id looks like an access token and is withheld from the report: check the column order")
 }
 
 // clip shortens a value quoted in a message to fewer than 16 bytes: a
@@ -370,6 +384,12 @@ func parseJSONLine(n, line int, b []byte) Row {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&j); err != nil {
 		r.Err = rowErr(CodeInvalidRow, "line %d: %s", line, jsonProblem(err))
+		var only struct{ ID json.RawMessage }
+		if json.Unmarshal(b, &only) == nil {
+			if id, err := jsonID(only.ID); err == nil && checkID(&id) == nil {
+				r.ID = id
+			}
+		}
 		return r
 	}
 	if dec.More() {
@@ -382,6 +402,9 @@ func parseJSONLine(n, line int, b []byte) Row {
 		return r
 	}
 	r.ID = id
+	if r.Err = checkID(&r.ID); r.Err != nil {
+		return r
+	}
 	flat := j.AccessTokenColumn != nil || j.SMSEnabled != nil || j.SMSPreferred != nil ||
 		j.SoftwareTokenEnabled != nil || j.SoftwareTokenPreferred != nil ||
 		j.EmailEnabled != nil || j.EmailPreferred != nil || j.WebAuthnEnabled != nil

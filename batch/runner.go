@@ -238,12 +238,12 @@ func (p *producer) prepare(row Row) (*job, Result) {
 	if row.Token != "" {
 		res.TokenSHA256 = Fingerprint(row.Token)
 	}
+	claims, rerr := ParseToken(row.Token)
+	res.Username, res.Sub, res.Region = claims.Username, claims.Sub, claims.Region
 	if row.Err != nil {
 		res.fail(StatusInvalid, row.Err)
 		return nil, res
 	}
-	claims, rerr := ParseToken(row.Token)
-	res.Username, res.Sub, res.Region = claims.Username, claims.Sub, claims.Region
 	if rerr != nil {
 		res.fail(StatusInvalid, rerr)
 		return nil, res
@@ -449,6 +449,7 @@ func scrub(msg, token string) string {
 	return msg
 }
 
+// plural says "1 attempt" or "3 attempts".
 func plural(n int, word string) string {
 	if n == 1 {
 		return "1 " + word

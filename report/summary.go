@@ -18,9 +18,9 @@ func WriteSummary(w io.Writer, s *batch.Summary) error {
 	if s.DryRun {
 		kind = "dry run"
 	}
-	fmt.Fprintf(&b, "mfabatch: %s: %d rows in %s", kind, s.Rows, seconds(s.Elapsed))
+	fmt.Fprintf(&b, "mfabatch: %s: %s in %s", kind, plural(s.Rows, "row"), seconds(s.Elapsed))
 	if !s.DryRun {
-		fmt.Fprintf(&b, ", %d calls, %.1f requests/s", s.Attempts, s.RPS)
+		fmt.Fprintf(&b, ", %s, %.1f requests/s", plural(s.Attempts, "call"), s.RPS)
 	}
 	b.WriteString("\n")
 	var parts []string
@@ -60,7 +60,7 @@ func WriteSummary(w io.Writer, s *batch.Summary) error {
 		}
 	}
 	if s.RegionMismatch > 0 {
-		fmt.Fprintf(&b, "  %d rows went to a region other than their token's issuer's (from --region or the AWS configuration); unset it to use each token's own\n", s.RegionMismatch)
+		fmt.Fprintf(&b, "  %s went to a region other than their token's issuer's (from --region or the AWS configuration); unset it to use each token's own\n", plural(s.RegionMismatch, "row"))
 	}
 	if s.Interrupted {
 		b.WriteString("  interrupted: rows not sent are reported not_attempted\n")
@@ -74,6 +74,13 @@ func WriteSummaryJSON(w io.Writer, s *batch.Summary) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(s)
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 func seconds(f float64) string {

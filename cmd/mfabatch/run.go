@@ -31,10 +31,12 @@ type runFlags struct {
 	defaults                                      batch.Settings
 }
 
-func parseRunFlags(args []string, stderr io.Writer) (*runFlags, string, error) {
+// parseRunFlags reads run's command line. Help (-h) goes to stdout, as
+// asked for; errors are returned for the caller to print once.
+func parseRunFlags(args []string, stdout io.Writer) (*runFlags, string, error) {
 	f := &runFlags{}
 	fs := flag.NewFlagSet("mfabatch run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
 	fs.StringVar(&f.format, "format", "", "manifest format: csv or jsonl (default: from the file name; for - the content)")
 	fs.StringVar(&f.reportPath, "report", "-", "where the report goes (- for standard output)")
 	fs.StringVar(&f.reportFormat, "report-format", "", "report format: csv or jsonl (default: from --report's name, else csv)")
@@ -53,16 +55,21 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, string, error) {
 	fs.Var(factorFlag{&f.defaults.SoftwareToken, false}, "software-token-mfa-settings", "default TOTP block")
 	fs.Var(factorFlag{&f.defaults.Email, false}, "email-mfa-settings", "default email block")
 	fs.Var(factorFlag{&f.defaults.WebAuthn, true}, "web-authn-mfa-settings", "default passkey block (Enabled only)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: mfabatch run [flags] MANIFEST\n\nflags:")
+	fs.Usage = func() {}
+	help := func() {
+		fs.SetOutput(stdout)
+		fmt.Fprintln(stdout, "usage: mfabatch run [flags] MANIFEST\n\nflags:")
 		fs.PrintDefaults()
 	}
 
 	// Flags may come after the manifest, as users type them.
 	var positional []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+			help()
 			return nil, "", err
+		} else if err != nil {
+			return nil, "", usageError{err.Error(), "run 'mfabatch run -h' for the flags"}
 		}
 		if fs.NArg() == 0 {
 			break
@@ -114,15 +121,12 @@ func (v factorFlag) Set(s string) error {
 }
 
 func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	f, path, err := parseRunFlags(args, stderr)
+	f, path, err := parseRunFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
 	if err != nil {
-		var ue usageError
-		if errors.As(err, &ue) {
-			printError(stderr, err)
-		}
+		printError(stderr, err)
 		return exitNotSent
 	}
 	sum, err := run(ctx, f, path, stdin, stdout, stderr)
