@@ -350,7 +350,7 @@ func (w *worker) process(j *job) (res Result) {
 	res.StartedAt = start.UTC()
 	defer func() {
 		res.Duration = w.cfg.Now().Sub(start)
-		res.ErrorMessage = scrub(res.ErrorMessage, j.token)
+		res.ErrorMessage = scrub(res.ErrorMessage, j.token, res.TokenSHA256)
 	}()
 	region := func(o *cip.Options) { o.Region = j.region }
 	for attempt := 1; ; attempt++ {
@@ -431,10 +431,14 @@ func answered(out *cip.SetUserMFAPreferenceOutput) (status int, requestID string
 	return status, requestID
 }
 
-// scrub keeps a token out of a message from elsewhere: a message that
-// quotes any 16 characters of the token is withheld.
-func scrub(msg, token string) string {
+// scrub keeps a token out of a message from elsewhere: the whole token is
+// replaced by its redacted name, and a message that still quotes any 16
+// characters of it is withheld.
+func scrub(msg, token, fingerprint string) string {
 	const piece = 16
+	if token != "" {
+		msg = strings.ReplaceAll(msg, token, redacted(fingerprint))
+	}
 	if len(token) < piece {
 		if token != "" && strings.Contains(msg, token) {
 			return "<message withheld: it quoted the access token>"

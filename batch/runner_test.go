@@ -558,3 +558,20 @@ func TestResultsNeverHoldTokens(t *testing.T) {
 }
 
 func awsConfig() aws.Config { return aws.Config{Region: "us-east-1"} }
+
+// A service message quoting the whole token (as moto's does) keeps its
+// words, with the token's redacted name in its place.
+func TestQuotedTokenIsRedactedInMessages(t *testing.T) {
+	_, client := serve(t, func(c cognitotest.Call) cognitotest.Reply {
+		return cognitotest.Reply{Fault: cognitotest.APIError, Code: "NotAuthorizedException", Message: "Invalid token: " + c.Token}
+	})
+	m, tokens := manifest(t, 1, nil)
+	sink := &collect{}
+	if _, err := (&batch.Runner{Client: client, Config: fastConfig()}).Run(context.Background(), m, sink); err != nil {
+		t.Fatal(err)
+	}
+	r := sink.byRow(t, 1)[0]
+	if want := "Invalid token: <redacted:" + batch.Fingerprint(batch.Token(tokens[0])) + ">"; r.ErrorMessage != want {
+		t.Errorf("message %q, want %q", r.ErrorMessage, want)
+	}
+}
