@@ -3,7 +3,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo deve
 LDFLAGS := -X main.version=$(VERSION)
 GO ?= go
 
-.PHONY: build test e2e lint clean
+.PHONY: build test e2e lint bench clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/mfabatch ./cmd/mfabatch
@@ -19,6 +19,9 @@ e2e:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 5x ./batch
 
 clean:
 	rm -rf bin
