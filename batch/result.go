@@ -36,6 +36,8 @@ const (
 	CodeDuplicateUser       = "DuplicateUser"
 	CodeConflictingRow      = "ConflictingRow"
 	CodeInterrupted         = "Interrupted"
+	CodeHalted              = "Halted"
+	CodeAlreadySucceeded    = "AlreadySucceeded"
 
 	// CodeTimeout and CodeConnectionError name failures that never reached
 	// an answer from the service.
@@ -74,6 +76,8 @@ type Result struct {
 	// Request is the JSON body sent, or that a dry run would send, with the
 	// token replaced by <redacted:TokenSHA256>.
 	Request string
+
+	throttled int // calls the service throttled
 }
 
 func (r *Result) fail(s Status, e *RowError) {

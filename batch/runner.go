@@ -17,7 +17,6 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/time/rate"
 )
 
 // Config tunes a run. The zero value of each field has the meaning its
@@ -32,6 +31,11 @@ type Config struct {
 	Region      string        // where to send every row; "" means each token's issuer region
 	Defaults    Settings      // fields for rows that leave them blank
 	DryRun      bool          // check and describe every row; send nothing
+	MaxFailures Threshold     // halt once failed rows exceed it; the zero value never halts
+	Adaptive    bool          // slow down on throttling, recover slowly; needs RPS > 0
+	// AlreadyDone reports rows (by token fingerprint) that succeeded in an
+	// earlier run: they are skipped and make no call. nil means none.
+	AlreadyDone func(tokenSHA256 string) bool
 
 	BackoffBase time.Duration    // first retry's backoff ceiling; 0 means 200ms
 	BackoffMax  time.Duration    // backoff ceiling; 0 means 20s
@@ -78,12 +82,12 @@ type Runner struct {
 
 // job is a checked row on its way to a worker.
 type job struct {
-	res     Result // filled in as far as the row allows
-	token   string
-	exp     time.Time
-	input   *cip.SetUserMFAPreferenceInput
-	region  string
-	limiter *rate.Limiter
+	res    Result // filled in as far as the row allows
+	token  string
+	exp    time.Time
+	input  *cip.SetUserMFAPreferenceInput
+	region string
+	pacer  *pacer
 }
 
 // userKey identifies a user across tokens: a hash of issuer and sub.
@@ -97,20 +101,24 @@ type seenUser struct {
 // Run reads every row of m and hands one Result per row to sink. Row
 // failures are Results; Run returns an error only when the run itself
 // fails: the manifest cannot be read or the sink cannot be written. When
-// ctx is cancelled, rows not yet sent are reported not_attempted, calls in
-// flight finish (each within Config.Timeout), and Run returns ctx's error
-// with a complete Summary.
+// ctx is cancelled, or the run halts (see Config.MaxFailures), rows not yet
+// sent are reported not_attempted, calls in flight finish (each within
+// Config.Timeout), and Run returns a complete Summary with ctx's error or
+// a *HaltError.
 func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, error) {
 	cfg := r.Config.withDefaults()
 	sum := newSummary(cfg)
 	start := cfg.Now()
 
-	// gctx ends only when the run fails; ctx (an interrupt) stops dispatch
-	// but lets calls in flight finish and every row be reported.
+	// gctx ends only when the run fails. stop ends on an interrupt (ctx) or
+	// a halt: it stops dispatch but lets calls in flight finish and every
+	// row be reported.
 	g, gctx := errgroup.WithContext(context.WithoutCancel(ctx))
+	stop, halt := context.WithCancelCause(ctx)
+	defer halt(nil)
 	waitCtx, cancelWait := context.WithCancel(gctx)
 	defer cancelWait()
-	stopWaits := context.AfterFunc(ctx, cancelWait)
+	stopWaits := context.AfterFunc(stop, cancelWait)
 	defer stopWaits()
 
 	jobs := make(chan *job, cfg.Workers)
@@ -132,7 +140,7 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 	g.Go(func() error {
 		defer producers.Done()
 		defer close(jobs)
-		p := producer{cfg: cfg, start: start, sum: sum}
+		p := producer{cfg: cfg, start: start, sum: sum, pacers: map[string]*pacer{}}
 		for {
 			row, err := m.Next()
 			if err == io.EOF || errors.Is(err, errStopped) || gctx.Err() != nil {
@@ -148,15 +156,15 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 				if !send(res) {
 					return nil
 				}
-			case ctx.Err() != nil:
-				if !send(interrupted(j.res, cfg.Now())) {
+			case stop.Err() != nil:
+				if !send(notSent(stop, j.res, cfg.Now())) {
 					return nil
 				}
 			default:
 				select {
 				case jobs <- j:
-				case <-ctx.Done():
-					if !send(interrupted(j.res, cfg.Now())) {
+				case <-stop.Done():
+					if !send(notSent(stop, j.res, cfg.Now())) {
 						return nil
 					}
 				case <-gctx.Done():
@@ -169,7 +177,7 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 		producers.Add(1)
 		g.Go(func() error {
 			defer producers.Done()
-			w := worker{client: r.Client, cfg: cfg, stop: ctx, waitCtx: waitCtx, gctx: gctx}
+			w := worker{client: r.Client, cfg: cfg, stop: stop, waitCtx: waitCtx, gctx: gctx}
 			for j := range jobs {
 				if !send(w.process(j)) {
 					return nil
@@ -184,8 +192,12 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 	}()
 	g.Go(func() error {
 		last := cfg.Now()
+		watch := failureWatch{limit: cfg.MaxFailures}
 		for res := range results {
 			sum.add(res)
+			if reason := watch.add(res); reason != "" && stop.Err() == nil {
+				halt(&HaltError{Reason: reason})
+			}
 			if err := sink.Write(res); err != nil {
 				return err
 			}
@@ -206,28 +218,48 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 	if err != nil {
 		return sum, err
 	}
-	if ctx.Err() != nil {
+	var he *HaltError
+	switch cause := context.Cause(stop); {
+	case errors.As(cause, &he):
+		sum.Halted = he.Reason
+		return sum, he
+	case ctx.Err() != nil:
 		sum.Interrupted = true
 		return sum, ctx.Err()
 	}
 	return sum, nil
 }
 
-func interrupted(res Result, now time.Time) Result {
-	res.StartedAt = now
-	res.fail(StatusNotAttempted, rowErr(CodeInterrupted, "the run was interrupted before this row was sent"))
+// HaltError is a run stopped by its failure threshold.
+type HaltError struct{ Reason string }
+
+func (e *HaltError) Error() string { return "halted: " + e.Reason }
+
+// stopped is why stop ended, as a row's error: Halted or Interrupted.
+func stopped(stop context.Context, what string) *RowError {
+	var he *HaltError
+	if errors.As(context.Cause(stop), &he) {
+		return rowErr(CodeHalted, "the run halted before %s: %s", what, he.Reason)
+	}
+	return rowErr(CodeInterrupted, "the run was interrupted before %s", what)
+}
+
+// notSent is the result of a row that was ready but not sent.
+func notSent(stop context.Context, res Result, now time.Time) Result {
+	res.StartedAt = now.UTC()
+	res.fail(StatusNotAttempted, stopped(stop, "this row was sent"))
 	return res
 }
 
 // producer checks rows in manifest order. It alone owns the duplicate
 // index and the limiters, so neither needs a lock.
 type producer struct {
-	cfg      Config
-	start    time.Time
-	sum      *Summary
-	seen     map[userKey]seenUser
-	limiters map[string]*rate.Limiter
-	queued   map[string]int // rows per region so far, for the dry run's estimate
+	cfg    Config
+	start  time.Time
+	sum    *Summary
+	seen   map[userKey]seenUser
+	pacers map[string]*pacer
+	queued map[string]int // rows per region so far, for the dry run's estimate
 }
 
 // prepare checks a row. It returns a job to send, or the row's final
@@ -263,16 +295,25 @@ func (p *producer) prepare(row Row) (*job, Result) {
 		res.fail(StatusInvalid, rowErr(CodeInvalidRow, "the token's issuer %q names no Cognito region: pass --region", clipIssuer(claims.Issuer)))
 		return nil, res
 	}
-	if left := claims.Exp.Sub(now); left < p.cfg.MinTokenTTL {
-		res.fail(StatusInvalid, expired(claims.Exp, now))
-		return nil, res
-	}
 	input := settings.Input(string(row.Token))
 	res.Request = string(Body(redacted(res.TokenSHA256), input))
 	sum := sha256.Sum256([]byte(claims.Issuer + "\x00" + claims.Sub))
 	key := userKey(sum[:16])
 	if p.seen == nil {
 		p.seen = map[userKey]seenUser{}
+	}
+	// A row done in an earlier run is skipped before its token's age is
+	// checked: it need not be sent again, however old the token.
+	if p.cfg.AlreadyDone != nil && p.cfg.AlreadyDone(res.TokenSHA256) {
+		if _, ok := p.seen[key]; !ok {
+			p.seen[key] = seenUser{settings: settings, row: row.N}
+		}
+		res.fail(StatusSkipped, rowErr(CodeAlreadySucceeded, "succeeded in the earlier run given to --resume"))
+		return nil, res
+	}
+	if left := claims.Exp.Sub(now); left < p.cfg.MinTokenTTL {
+		res.fail(StatusInvalid, expired(claims.Exp, now))
+		return nil, res
 	}
 	if first, ok := p.seen[key]; ok {
 		if first.settings == settings {
@@ -298,23 +339,18 @@ func (p *producer) prepare(row Row) (*job, Result) {
 		}
 		return nil, res
 	}
-	return &job{res: res, token: string(row.Token), exp: claims.Exp, input: input, region: region, limiter: p.limiter(region)}, Result{}
+	return &job{res: res, token: string(row.Token), exp: claims.Exp, input: input, region: region, pacer: p.pacer(region)}, Result{}
 }
 
-func (p *producer) limiter(region string) *rate.Limiter {
-	if l, ok := p.limiters[region]; ok {
-		return l
+// pacer returns the region's pacer: each region is its own quota.
+func (p *producer) pacer(region string) *pacer {
+	pc, ok := p.pacers[region]
+	if !ok {
+		pc = newPacer(p.cfg, region)
+		p.pacers[region] = pc
+		p.sum.pacers = append(p.sum.pacers, pc)
 	}
-	if p.limiters == nil {
-		p.limiters = map[string]*rate.Limiter{}
-	}
-	limit := rate.Inf
-	if p.cfg.RPS > 0 {
-		limit = rate.Limit(p.cfg.RPS)
-	}
-	l := rate.NewLimiter(limit, p.cfg.Burst)
-	p.limiters[region] = l
-	return l
+	return pc
 }
 
 func redacted(fingerprint string) string { return "<redacted:" + fingerprint + ">" }
@@ -366,15 +402,20 @@ func (w *worker) process(j *job) (res Result) {
 			return res
 		}
 		res.Attempts = attempt
+		sent := w.cfg.Now()
 		actx, cancel := context.WithTimeout(w.gctx, w.cfg.Timeout)
 		out, err := w.client.SetUserMFAPreference(actx, j.input, region)
 		cancel()
+		j.pacer.observe(sent, err)
 		if err == nil {
 			res.Status, res.ErrorCode, res.ErrorMessage = StatusSucceeded, "", ""
 			res.HTTPStatus, res.RequestID = answered(out)
 			return res
 		}
 		code, msg, status, id := describe(err)
+		if code == "TooManyRequestsException" {
+			res.throttled++
+		}
 		res.Status, res.ErrorCode, res.ErrorMessage = StatusFailed, code, msg
 		res.HTTPStatus, res.RequestID = status, id
 		if attempt >= w.cfg.MaxAttempts || !shouldRetry(w.waitCtx, err) {
@@ -384,7 +425,7 @@ func (w *worker) process(j *job) (res Result) {
 			return res
 		}
 		if !w.sleep(Backoff(attempt, w.cfg.BackoffBase, w.cfg.BackoffMax, jitter)) {
-			res.ErrorMessage += "; the run was interrupted before the next retry"
+			res.ErrorMessage += "; " + stopped(w.stop, "the next retry").Message
 			return res
 		}
 	}
@@ -396,11 +437,12 @@ func (w *worker) ready(j *job, attempt int) *RowError {
 	if now := w.cfg.Now(); j.exp.Sub(now) < w.cfg.MinTokenTTL {
 		return expired(j.exp, now)
 	}
-	if err := j.limiter.Wait(w.waitCtx); err != nil || w.stop.Err() != nil {
-		if attempt == 1 {
-			return rowErr(CodeInterrupted, "the run was interrupted before this row was sent")
+	if err := j.pacer.limiter.Wait(w.waitCtx); err != nil || w.stop.Err() != nil {
+		what := "this row was sent"
+		if attempt > 1 {
+			what = "the next retry"
 		}
-		return rowErr(CodeInterrupted, "the run was interrupted before the next retry")
+		return stopped(w.stop, what)
 	}
 	if now := w.cfg.Now(); j.exp.Sub(now) < w.cfg.MinTokenTTL {
 		return expired(j.exp, now)

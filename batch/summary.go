@@ -14,7 +14,13 @@ type Summary struct {
 	Elapsed     float64        `json:"elapsed_seconds"`
 	RPS         float64        `json:"requests_per_second"` // attempts made per second of the run
 	Interrupted bool           `json:"interrupted,omitempty"`
-	DryRun      bool           `json:"dry_run,omitempty"`
+	Halted      string         `json:"halted,omitempty"` // why the failure threshold stopped the run
+	// FinalRPS is each region's rate at the end, where adaptive pacing
+	// slowed it below --rps.
+	FinalRPS map[string]float64 `json:"final_rps,omitempty"`
+	// Throttled counts calls the service throttled.
+	Throttled int  `json:"throttled_calls,omitempty"`
+	DryRun    bool `json:"dry_run,omitempty"`
 
 	// RegionMismatch counts rows sent to a region other than their token's
 	// issuer's, which the service will reject.
@@ -26,6 +32,7 @@ type Summary struct {
 
 	configRPS float64
 	longest   time.Duration
+	pacers    []*pacer
 }
 
 func newSummary(cfg Config) *Summary {
@@ -43,6 +50,7 @@ func (s *Summary) add(r Result) {
 		s.ErrorCodes[r.ErrorCode]++
 	}
 	s.Attempts += r.Attempts
+	s.Throttled += r.throttled
 }
 
 // noteDryRun records one sendable row of a dry run: when its turn would
@@ -59,6 +67,14 @@ func (s *Summary) finish(elapsed time.Duration) {
 	if elapsed > 0 {
 		s.RPS = round3(float64(s.Attempts) / elapsed.Seconds())
 	}
+	for _, p := range s.pacers {
+		if cur, drops := p.rate(); drops > 0 {
+			if s.FinalRPS == nil {
+				s.FinalRPS = map[string]float64{}
+			}
+			s.FinalRPS[p.region] = round3(cur)
+		}
+	}
 	if s.DryRun && s.configRPS > 0 {
 		est := round3(s.longest.Seconds())
 		s.EstimatedSeconds = &est
@@ -68,7 +84,7 @@ func (s *Summary) finish(elapsed time.Duration) {
 // OK reports whether every row succeeded (in a dry run: was valid) or
 // was skipped as already done.
 func (s *Summary) OK() bool {
-	return s.Statuses[StatusFailed]+s.Statuses[StatusInvalid]+s.Statuses[StatusNotAttempted] == 0 && !s.Interrupted
+	return s.Statuses[StatusFailed]+s.Statuses[StatusInvalid]+s.Statuses[StatusNotAttempted] == 0 && !s.Interrupted && s.Halted == ""
 }
 
 func round3(f float64) float64 { return math.Round(f*1000) / 1000 }

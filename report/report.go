@@ -3,7 +3,7 @@
 package report
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"io"
@@ -74,16 +74,43 @@ func startedAt(r batch.Result) string {
 	return r.StartedAt.UTC().Format(time.RFC3339Nano)
 }
 
+// rows holds whole report rows until they are written out, so the file
+// ends between rows whenever the tool stops, unless a write itself is cut.
+type rows struct {
+	out io.Writer
+	buf bytes.Buffer
+}
+
+// flushAt is how much a report buffers before writing, at a row's end.
+const flushAt = 64 << 10
+
+func (r *rows) Write(p []byte) (int, error) { return r.buf.Write(p) }
+
+// rowDone writes the buffer out once it is large.
+func (r *rows) rowDone() error {
+	if r.buf.Len() < flushAt {
+		return nil
+	}
+	return r.Flush()
+}
+
+// Flush writes every buffered row.
+func (r *rows) Flush() error {
+	_, err := r.out.Write(r.buf.Bytes())
+	r.buf.Reset()
+	return err
+}
+
 // CSV writes the report as CSV with a header row.
 type CSV struct {
-	buf *bufio.Writer
-	w   *gocsv.SafeCSVWriter
+	rows
+	w *gocsv.SafeCSVWriter
 }
 
 // NewCSV writes the header to w and returns a Writer for the rows.
 func NewCSV(w io.Writer) (*CSV, error) {
-	buf := bufio.NewWriter(w)
-	c := &CSV{buf: buf, w: gocsv.NewSafeCSVWriter(csv.NewWriter(buf))}
+	c := &CSV{rows: rows{out: w}}
+	c.w = gocsv.NewSafeCSVWriter(csv.NewWriter(&c.rows))
 	if err := c.w.Write(Columns); err != nil {
 		return nil, err
 	}
@@ -102,30 +129,25 @@ func (c *CSV) Write(r batch.Result) error {
 	if r.HTTPStatus != 0 {
 		rec.HTTPStatus = strconv.Itoa(r.HTTPStatus)
 	}
-	return gocsv.MarshalCSVWithoutHeaders([]csvRecord{rec}, c.w)
-}
-
-// Flush writes buffered rows through.
-func (c *CSV) Flush() error {
-	c.w.Flush()
-	if err := c.w.Error(); err != nil {
+	// gocsv flushes the csv.Writer after each call, so the row is whole.
+	if err := gocsv.MarshalCSVWithoutHeaders([]csvRecord{rec}, c.w); err != nil {
 		return err
 	}
-	return c.buf.Flush()
+	return c.rowDone()
 }
 
 // JSONL writes the report as JSON Lines, one object per row.
 type JSONL struct {
-	buf *bufio.Writer
+	rows
 	enc *json.Encoder
 }
 
 // NewJSONL returns a Writer of JSON Lines to w.
 func NewJSONL(w io.Writer) *JSONL {
-	buf := bufio.NewWriter(w)
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	return &JSONL{buf: buf, enc: enc}
+	j := &JSONL{rows: rows{out: w}}
+	j.enc = json.NewEncoder(&j.rows)
+	j.enc.SetEscapeHTML(false)
+	return j
 }
 
 // Write adds r's row.
@@ -142,8 +164,8 @@ func (j *JSONL) Write(r batch.Result) error {
 	if r.Request != "" {
 		rec.Request = json.RawMessage(r.Request)
 	}
-	return j.enc.Encode(rec)
+	if err := j.enc.Encode(rec); err != nil {
+		return err
+	}
+	return j.rowDone()
 }
-
-// Flush writes buffered rows through.
-func (j *JSONL) Flush() error { return j.buf.Flush() }

@@ -62,8 +62,22 @@ func WriteSummary(w io.Writer, s *batch.Summary) error {
 	if s.RegionMismatch > 0 {
 		fmt.Fprintf(&b, "  %s went to a region other than their token's issuer's (from --region or the AWS configuration); unset it to use each token's own\n", plural(s.RegionMismatch, "row"))
 	}
+	if s.Throttled > 0 {
+		fmt.Fprintf(&b, "  throttled: %s of %d\n", plural(s.Throttled, "call"), s.Attempts)
+	}
+	regions := make([]string, 0, len(s.FinalRPS))
+	for r := range s.FinalRPS {
+		regions = append(regions, r)
+	}
+	slices.Sort(regions)
+	for _, r := range regions {
+		fmt.Fprintf(&b, "  %s: slowed to %.1f requests/s by throttling\n", r, s.FinalRPS[r])
+	}
 	if s.Interrupted {
 		b.WriteString("  interrupted: rows not sent are reported not_attempted\n")
+	}
+	if s.Halted != "" {
+		fmt.Fprintf(&b, "  halted: %s; rows not sent are reported not_attempted\n", s.Halted)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

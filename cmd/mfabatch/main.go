@@ -19,6 +19,7 @@ const (
 	exitOK      = 0   // every row succeeded (dry run: every row valid)
 	exitRows    = 1   // some row failed, was invalid, or was not attempted
 	exitNotSent = 2   // nothing was sent: usage, manifest, header or endpoint error
+	exitHalted  = 3   // halted by the failure threshold
 	exitSIGINT  = 130 // interrupted by SIGINT
 	exitSIGTERM = 143 // interrupted by SIGTERM
 )
@@ -29,9 +30,12 @@ func main() {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		s := <-sigs
-		// A second signal gets the default action: stop at once.
-		signal.Stop(sigs)
 		cancel(signalError{s})
+		// A second signal stops at once. The report file holds whole rows
+		// only: rows are written out whole.
+		s = <-sigs
+		fmt.Fprintf(os.Stderr, "mfabatch: %v again: stopping at once\n", s)
+		os.Exit(interruptCode(ctx))
 	}()
 	os.Exit(cli(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

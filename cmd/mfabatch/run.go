@@ -23,7 +23,9 @@ import (
 // runFlags are the run command's flags.
 type runFlags struct {
 	format, reportPath, reportFormat, summaryPath string
-	dryRun                                        bool
+	resume                                        string
+	dryRun, adaptive                              bool
+	maxFailures                                   batch.Threshold
 	rps                                           float64
 	burst, workers, maxAttempts                   int
 	timeout, minTokenTTL                          time.Duration
@@ -42,6 +44,10 @@ func parseRunFlags(args []string, stdout io.Writer) (*runFlags, string, error) {
 	fs.StringVar(&f.reportFormat, "report-format", "", "report format: csv or jsonl (default: from --report's name, else csv)")
 	fs.StringVar(&f.summaryPath, "summary", "", "also write the run summary as JSON to this file")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "check every row and show every request; send nothing")
+	fs.StringVar(&f.resume, "resume", "", "skip rows that succeeded in this earlier report (CSV or JSONL)")
+	f.maxFailures = batch.Threshold{Percent: 50}
+	fs.Var(thresholdFlag{&f.maxFailures}, "max-failures", "halt when more than N rows, or N% of rows sent (checked from 100 on), have failed; off never halts")
+	fs.BoolVar(&f.adaptive, "adaptive", true, "slow down when throttled, recover slowly, never above --rps")
 	fs.Float64Var(&f.rps, "rps", 10, "requests per second per region, retries included; 0 = unlimited")
 	fs.IntVar(&f.burst, "burst", 1, "limiter burst")
 	fs.IntVar(&f.workers, "workers", 8, "concurrent calls")
@@ -120,6 +126,25 @@ func (v factorFlag) Set(s string) error {
 	return nil
 }
 
+// thresholdFlag is --max-failures: N, N% or off.
+type thresholdFlag struct{ t *batch.Threshold }
+
+func (v thresholdFlag) String() string {
+	if v.t == nil {
+		return ""
+	}
+	return v.t.String()
+}
+
+func (v thresholdFlag) Set(s string) error {
+	t, err := batch.ParseThreshold(s)
+	if err != nil {
+		return err
+	}
+	*v.t = t
+	return nil
+}
+
 func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	f, path, err := parseRunFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
@@ -135,9 +160,12 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			err = werr
 		}
 	}
+	var he *batch.HaltError
 	switch {
 	case sum != nil && sum.Interrupted:
 		return interruptCode(ctx)
+	case errors.As(err, &he):
+		return exitHalted
 	case err != nil:
 		printError(stderr, err)
 		if sum == nil || sum.Attempts == 0 {
@@ -152,7 +180,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 
 // run does the work of runCmd. A nil Summary means nothing was sent.
 func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout, stderr io.Writer) (*batch.Summary, error) {
-	in, name, closeIn, err := openManifest(path, stdin)
+	in, name, closeIn, err := openManifest(path, stdin, stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -163,6 +191,14 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 	}
 	if c, ok := manifest.(io.Closer); ok {
 		defer c.Close()
+	}
+
+	// Read before the report is created: it may be the same file.
+	var done report.Done
+	if f.resume != "" {
+		if done, err = readDone(f.resume); err != nil {
+			return nil, err
+		}
 	}
 
 	cfg, err := loadAWSConfig(ctx, f)
@@ -186,25 +222,36 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 	r := &batch.Runner{Client: client, Config: batch.Config{
 		Workers: f.workers, RPS: f.rps, Burst: f.burst, MaxAttempts: f.maxAttempts,
 		Timeout: f.timeout, MinTokenTTL: f.minTokenTTL, Region: cfg.Region,
-		Defaults: f.defaults, DryRun: f.dryRun,
+		Defaults: f.defaults, DryRun: f.dryRun, MaxFailures: f.maxFailures, Adaptive: f.adaptive,
 	}}
+	if done != nil {
+		r.Config.AlreadyDone = done.Has
+	}
 	sum, runErr := r.Run(ctx, manifest, w)
+	// An interrupt or a halt still closes the report and writes the
+	// summary; it is returned last, for the exit code.
+	var stopErr error
+	var he *batch.HaltError
+	if errors.Is(runErr, context.Canceled) && sum.Interrupted || errors.As(runErr, &he) {
+		stopErr, runErr = runErr, nil
+	}
 	if err := closeOut(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("report: %w", err)
-	}
-	if errors.Is(runErr, context.Canceled) && sum.Interrupted {
-		runErr = nil
 	}
 	if f.summaryPath != "" {
 		if err := writeSummaryFile(f.summaryPath, sum); err != nil && runErr == nil {
 			runErr = err
 		}
 	}
+	if runErr == nil {
+		runErr = stopErr
+	}
 	return sum, runErr
 }
 
-// openManifest opens path, or standard input for "-".
-func openManifest(path string, stdin io.Reader) (io.Reader, string, func(), error) {
+// openManifest opens path, or standard input for "-", and warns when
+// other users can read the tokens in it.
+func openManifest(path string, stdin io.Reader, stderr io.Writer) (io.Reader, string, func(), error) {
 	if path == "-" {
 		return stdin, "-", func() {}, nil
 	}
@@ -212,9 +259,13 @@ func openManifest(path string, stdin io.Reader) (io.Reader, string, func(), erro
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("cannot read the manifest: %w", err)
 	}
-	if st, err := fh.Stat(); err == nil && st.IsDir() {
+	st, err := fh.Stat()
+	if err == nil && st.IsDir() {
 		fh.Close()
 		return nil, "", nil, fmt.Errorf("cannot read the manifest: %s is a directory", path)
+	}
+	if err == nil && st.Mode().Perm()&0o077 != 0 {
+		fmt.Fprintf(stderr, "mfabatch: warning: %s can be read by other users (mode %04o), and it holds access tokens\nmfabatch: hint: chmod 600 %s\n", path, st.Mode().Perm(), path)
 	}
 	return fh, path, func() { fh.Close() }, nil
 }
@@ -326,6 +377,20 @@ func newReportWriter(out io.Writer, format, path string) (batch.Sink, error) {
 		return report.NewJSONL(out), nil
 	}
 	return report.NewCSV(out)
+}
+
+// readDone reads the report given to --resume.
+func readDone(path string) (report.Done, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, usageError{fmt.Sprintf("--resume: %v", err), "give the report of the earlier run"}
+	}
+	defer fh.Close()
+	done, err := report.ReadDone(fh)
+	if err != nil {
+		return nil, usageError{fmt.Sprintf("--resume %s: %v", path, err), ""}
+	}
+	return done, nil
 }
 
 func writeSummaryFile(path string, sum *batch.Summary) error {
