@@ -17,7 +17,9 @@ type discard struct{}
 func (discard) Write(batch.Result) error { return nil }
 func (discard) Flush() error             { return nil }
 
-func benchManifest(b *testing.B, n int) string {
+func benchManifest(b *testing.B, n int) string { return benchManifestTB(b, n) }
+
+func benchManifestTB(b testing.TB, n int) string {
 	b.Helper()
 	var sb strings.Builder
 	sb.WriteString("id,access_token,software_token_enabled,software_token_preferred\n")
@@ -70,3 +72,5 @@ func BenchmarkDryRun(b *testing.B) {
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }

@@ -10,14 +10,17 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Adaptive pacing: on throttling the rate drops by decreaseFactor; while
-// calls succeed it climbs back by recoverPerSecond of the configured rate
-// each second, never above it. A run asking more than the service grants
-// settles just under what it grants instead of spending attempts.
+// Adaptive pacing looks at each second of calls, the period quotas are
+// counted in. After a second with throttling the rate drops to
+// dropFactor of what succeeded that second (by at most half, and never
+// below floorFraction of --rps); after a second without, it climbs by
+// climbFraction of --rps, never above it. A run asking more than the
+// service grants settles near what it grants instead of spending attempts.
 const (
-	decreaseFactor   = 0.8
-	recoverPerSecond = 0.02
-	minRateFraction  = 0.01
+	window        = time.Second
+	dropFactor    = 0.9
+	climbFraction = 0.02
+	floorFraction = 0.01
 )
 
 // pacer is a region's limiter, and, when adaptive, what steers its rate.
@@ -26,14 +29,15 @@ type pacer struct {
 	limiter *rate.Limiter
 
 	adaptive bool
-	max, min float64
+	max      float64
 	now      func() time.Time
 
 	mu        sync.Mutex
 	current   float64
-	lastDrop  time.Time // calls sent before it were paced at the old rate
-	lastRaise time.Time
-	drops     int
+	since     time.Time // the current second began
+	succeeded int       // calls in the current second that succeeded
+	throttled int       // and that were throttled
+	slowed    bool      // the rate was ever lowered
 }
 
 func newPacer(cfg Config, region string) *pacer {
@@ -41,21 +45,20 @@ func newPacer(cfg Config, region string) *pacer {
 	if cfg.RPS > 0 {
 		limit = rate.Limit(cfg.RPS)
 	}
-	p := &pacer{
+	return &pacer{
 		region:   region,
 		limiter:  rate.NewLimiter(limit, cfg.Burst),
 		adaptive: cfg.Adaptive && cfg.RPS > 0,
 		max:      cfg.RPS,
-		min:      math.Max(cfg.RPS*minRateFraction, 0.1),
 		now:      cfg.Now,
 		current:  cfg.RPS,
+		since:    cfg.Now(),
 	}
-	p.lastRaise = p.now()
-	return p
 }
 
-// observe steers the rate by the outcome of a call sent at sent.
-func (p *pacer) observe(sent time.Time, err error) {
+// observe counts a call's outcome and, once a second has passed, steers
+// the rate.
+func (p *pacer) observe(err error) {
 	if !p.adaptive {
 		return
 	}
@@ -64,28 +67,37 @@ func (p *pacer) observe(sent time.Time, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
+	if now.Sub(p.since) >= window {
+		p.steer(now)
+	}
 	switch {
 	case throttled:
-		// Calls sent before the last drop went out at the old rate; their
-		// throttling is no news.
-		if sent.Before(p.lastDrop) {
-			return
-		}
-		p.current = math.Max(p.current*decreaseFactor, p.min)
-		p.lastDrop, p.lastRaise = now, now
-		p.drops++
-	case err == nil && p.current < p.max:
-		p.current = math.Min(p.current+p.max*recoverPerSecond*now.Sub(p.lastRaise).Seconds(), p.max)
-		p.lastRaise = now
-	default:
-		return
+		p.throttled++
+	case err == nil:
+		p.succeeded++
 	}
-	p.limiter.SetLimitAt(now, rate.Limit(p.current))
 }
 
-// rate is the pacer's current rate, 0 when unlimited.
-func (p *pacer) rate() (current float64, drops int) {
+// steer ends the current second: down after throttling, else up.
+func (p *pacer) steer(now time.Time) {
+	next := p.current
+	if p.throttled > 0 {
+		next = math.Max(math.Min(p.current, float64(p.succeeded))*dropFactor, p.current/2)
+		p.slowed = true
+	} else {
+		next += p.max * climbFraction
+	}
+	next = math.Min(math.Max(next, p.max*floorFraction), p.max)
+	if next != p.current {
+		p.current = next
+		p.limiter.SetLimitAt(now, rate.Limit(next))
+	}
+	p.since, p.succeeded, p.throttled = now, 0, 0
+}
+
+// rate is the pacer's current rate, and whether throttling ever lowered it.
+func (p *pacer) rate() (current float64, slowed bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.current, p.drops
+	return p.current, p.slowed
 }

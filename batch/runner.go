@@ -402,11 +402,10 @@ func (w *worker) process(j *job) (res Result) {
 			return res
 		}
 		res.Attempts = attempt
-		sent := w.cfg.Now()
 		actx, cancel := context.WithTimeout(w.gctx, w.cfg.Timeout)
 		out, err := w.client.SetUserMFAPreference(actx, j.input, region)
 		cancel()
-		j.pacer.observe(sent, err)
+		j.pacer.observe(err)
 		if err == nil {
 			res.Status, res.ErrorCode, res.ErrorMessage = StatusSucceeded, "", ""
 			res.HTTPStatus, res.RequestID = answered(out)

@@ -68,7 +68,7 @@ func (s *Summary) finish(elapsed time.Duration) {
 		s.RPS = round3(float64(s.Attempts) / elapsed.Seconds())
 	}
 	for _, p := range s.pacers {
-		if cur, drops := p.rate(); drops > 0 {
+		if cur, slowed := p.rate(); slowed {
 			if s.FinalRPS == nil {
 				s.FinalRPS = map[string]float64{}
 			}

@@ -21,6 +21,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"golang.org/x/time/rate"
 	"io"
 	"math"
 	"net"
@@ -401,4 +402,17 @@ func uniform(seed int64, token string, attempt int) float64 {
 	h *= 0x94d049bb133111eb
 	h ^= h >> 31
 	return float64(h>>11) / (1 << 53)
+}
+
+// Grant returns a decider that lets through rps calls per second (with
+// burst) and throttles the rest, as the service does past an account's
+// quota.
+func Grant(rps float64, burst int) func(Call) Reply {
+	lim := rate.NewLimiter(rate.Limit(rps), burst)
+	return func(Call) Reply {
+		if lim.Allow() {
+			return Reply{}
+		}
+		return Reply{Fault: Throttle}
+	}
 }
