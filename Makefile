@@ -3,7 +3,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo deve
 LDFLAGS := -X main.version=$(VERSION)
 GO ?= go
 
-.PHONY: build test e2e lint bench clean
+.PHONY: build test e2e lint bench fuzz clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/mfabatch ./cmd/mfabatch
@@ -19,6 +19,16 @@ e2e:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+# Each fuzz target in turn (go test -fuzz takes one at a time); a failing
+# input is kept in batch/testdata/fuzz.
+FUZZTIME ?= 30s
+FUZZ_TARGETS := FuzzCSVManifest FuzzJSONLManifest FuzzParseFactor FuzzParseToken
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $$t"; \
+		$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./batch || exit 1; \
+	done
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./batch

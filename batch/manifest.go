@@ -10,6 +10,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/gocarina/gocsv"
 )
@@ -67,11 +68,13 @@ type fields struct {
 // row turns cells into a Row, naming the first unreadable column.
 func (f *fields) row(n int) Row {
 	r := Row{N: n, ID: strings.TrimSpace(f.ID), Token: Token(strings.TrimSpace(f.AccessToken))}
-	if r.Err = checkID(&r.ID); r.Err != nil {
-		return r
-	}
+	idErr := checkID(&r.ID)
 	if f.Problem != "" {
 		r.Err = &RowError{Code: CodeInvalidRow, Message: f.Problem}
+		return r
+	}
+	if idErr != nil {
+		r.Err = idErr
 		return r
 	}
 	cells := []struct {
@@ -98,10 +101,18 @@ func (f *fields) row(n int) Row {
 	return r
 }
 
+// maxIDBytes bounds an id echoed in the report; ids are user names and
+// e-mail addresses.
+const maxIDBytes = 1024
+
 // checkID withholds an id that looks like a token, as when columns are
 // swapped: the id is echoed in the report, and tokens never are.
 func checkID(id *string) *RowError {
 	s := *id
+	if len(s) > maxIDBytes {
+		*id = ""
+		return rowErr(CodeInvalidRow, "the id is %d bytes, more than %d: check the column order", len(s), maxIDBytes)
+	}
 	if len(s) < 40 || strings.Count(s, ".") != 2 || strings.IndexFunc(s, notBase64URL) >= 0 {
 		return nil
 	}
@@ -112,10 +123,14 @@ func checkID(id *string) *RowError {
 // clip shortens a value quoted in a message to fewer than 16 bytes: a
 // token in the wrong column must not reach a message.
 func clip(s string) string {
-	if len(s) > 12 {
-		return s[:12] + "..."
+	if len(s) <= 12 {
+		return s
 	}
-	return s
+	cut := 12
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 // clipName quotes a column or key name whole, so a typo can be read, unless
@@ -143,22 +158,30 @@ func ReadCSV(r io.Reader) (*CSV, error) {
 	if bom, _ := br.Peek(3); string(bom) == "\ufeff" {
 		br.Discard(3)
 	}
-	cr := csv.NewReader(br)
+	limit := &lineLimit{r: br, cut: map[int]bool{}}
+	cr := csv.NewReader(limit)
 	cr.FieldsPerRecord = -1 // a short or long record is that row's error, not the file's
 	cr.ReuseRecord = false
-	header, err := cr.Read()
-	if err == io.EOF {
-		return nil, ErrEmpty
-	}
-	if err != nil {
-		return nil, fmt.Errorf("manifest header: %w", err)
+	var header []string
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return nil, ErrEmpty
+		}
+		if err != nil {
+			return nil, fmt.Errorf("manifest header: %w", err)
+		}
+		if !blank(rec) {
+			header = rec
+			break
+		}
 	}
 	names, err := checkHeader(header)
 	if err != nil {
 		return nil, err
 	}
 	m := &CSV{rows: make(chan fields), errc: make(chan error, 1), stop: make(chan struct{})}
-	dec := &csvDecoder{r: cr, header: names, stop: m.stop}
+	dec := &csvDecoder{r: cr, header: names, stop: m.stop, limit: limit}
 	go func() {
 		m.errc <- gocsv.UnmarshalDecoderToChan(dec, m.rows)
 	}()
@@ -199,6 +222,7 @@ type csvDecoder struct {
 	header []string
 	stop   chan struct{}
 	sent   bool
+	limit  *lineLimit
 }
 
 func (d *csvDecoder) GetCSVRow() ([]string, error) {
@@ -228,12 +252,67 @@ func (d *csvDecoder) GetCSVRow() ([]string, error) {
 			continue
 		}
 		copy(out, rec)
-		if len(rec) != len(d.header) {
-			line, _ := d.r.FieldPos(0)
-			out[len(d.header)] = fmt.Sprintf("line %d has %d fields, the header has %d", line, len(rec), len(d.header))
+		first, _ := d.r.FieldPos(0)
+		last, _ := d.r.FieldPos(len(rec) - 1)
+		if line, cut := d.limit.wasCut(first, last); cut {
+			out[len(d.header)] = fmt.Sprintf("line %d is longer than %d bytes", line, MaxLineBytes)
+		} else if len(rec) != len(d.header) {
+			out[len(d.header)] = fmt.Sprintf("line %d has %d fields, the header has %d", first, len(rec), len(d.header))
 		}
 		return out, nil
 	}
+}
+
+// lineLimit passes a CSV manifest through with every physical line cut at
+// MaxLineBytes, so one huge line cannot take unbounded memory; the lines it
+// cut are remembered, to be the error of the row that holds them.
+type lineLimit struct {
+	r        io.Reader
+	line     int // 1-based line being read
+	n        int // bytes of it so far
+	dropping bool
+	cut      map[int]bool
+}
+
+func (l *lineLimit) Read(p []byte) (int, error) {
+	for {
+		n, err := l.r.Read(p)
+		out := 0
+		for _, c := range p[:n] {
+			switch {
+			case c == '\n':
+				l.line++
+				l.n, l.dropping = 0, false
+			case l.dropping:
+				continue
+			case l.n >= MaxLineBytes:
+				l.dropping = true
+				l.cut[l.line+1] = true
+				continue
+			default:
+				l.n++
+			}
+			p[out] = c
+			out++
+		}
+		if out > 0 || err != nil {
+			return out, err
+		}
+	}
+}
+
+// wasCut reports a cut line among lines first to last, forgetting them.
+func (l *lineLimit) wasCut(first, last int) (int, bool) {
+	found := 0
+	for line := range l.cut {
+		if line <= last {
+			delete(l.cut, line)
+			if line >= first && found == 0 {
+				found = line
+			}
+		}
+	}
+	return found, found != 0
 }
 
 func (d *csvDecoder) GetCSVRows() ([][]string, error) {
@@ -307,10 +386,10 @@ func (m *JSONL) Next() (Row, error) {
 			m.n++
 			return Row{N: m.n, Err: rowErr(CodeInvalidRow, "line %d is longer than %d bytes", m.line, MaxLineBytes)}, nil
 		}
-		line = bytes.TrimSpace(line)
 		if m.line == 1 {
 			line = bytes.TrimPrefix(line, []byte("\ufeff"))
 		}
+		line = bytes.TrimSpace(line)
 		if len(line) == 0 {
 			continue
 		}
@@ -339,9 +418,12 @@ func (m *JSONL) readLine() (line []byte, tooLong bool, err error) {
 			if len(buf) == 0 && !tooLong {
 				return nil, false, io.EOF
 			}
-			return buf, tooLong, nil
 		case err != nil:
 			return nil, false, fmt.Errorf("manifest: %w", err)
+		}
+		buf = bytes.TrimSuffix(bytes.TrimSuffix(buf, []byte("\n")), []byte("\r"))
+		if len(buf) > MaxLineBytes {
+			tooLong, buf = true, nil
 		}
 		return buf, tooLong, nil
 	}
@@ -466,7 +548,7 @@ func parseJSONLine(n, line int, b []byte) Row {
 		}
 		b, err := jsonBool(c.raw)
 		if err != nil {
-			r.Err = rowErr(CodeInvalidBoolean, "line %d: key %s: %s is %v", line, c.key, clip(string(c.raw)), err)
+			r.Err = rowErr(CodeInvalidBoolean, "line %d: key %s: %q is %v", line, c.key, clip(jsonText(c.raw)), err)
 			return r
 		}
 		*c.dst = b
@@ -478,6 +560,16 @@ type jsonCell struct {
 	key string
 	raw json.RawMessage
 	dst *Bool
+}
+
+// jsonText is a JSON value as a person wrote it: a string's contents, or
+// the value's text.
+func jsonText(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return string(raw)
 }
 
 func isNull(raw json.RawMessage) bool {
@@ -528,8 +620,8 @@ func jsonProblem(err error) string {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "not valid JSON: the object is cut short"
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		key := strings.TrimPrefix(err.Error(), "json: unknown field ")
-		return fmt.Sprintf("unknown key %s; the keys are %s, or the API's AccessToken, SMSMfaSettings, SoftwareTokenMfaSettings, EmailMfaSettings, WebAuthnMfaSettings", clipName(key), strings.Join(Columns, ", "))
+		key := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return fmt.Sprintf("unknown key %q; the keys are %s, or the API's AccessToken, SMSMfaSettings, SoftwareTokenMfaSettings, EmailMfaSettings, WebAuthnMfaSettings", clipName(key), strings.Join(Columns, ", "))
 	}
 	return "not a JSON object"
 }

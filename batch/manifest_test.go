@@ -582,7 +582,7 @@ func TestReadJSONL(t *testing.T) {
 		{
 			name: "number is not a boolean",
 			in:   `{"access_token":"t1","email_enabled":1}`,
-			want: []wantRow{{N: 1, Token: "t1", Code: batch.CodeInvalidBoolean, Msg: "line 1: key email_enabled: 1 is not a boolean"}},
+			want: []wantRow{{N: 1, Token: "t1", Code: batch.CodeInvalidBoolean, Msg: "line 1: key email_enabled: \"1\" is not a boolean"}},
 		},
 		{
 			name: "bad boolean in an API block names block and field",

@@ -1,10 +1,10 @@
 package batch
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
@@ -121,6 +121,50 @@ func (s Settings) Input(token string) *cip.SetUserMFAPreferenceInput {
 	return in
 }
 
+// jsonFields reads a flat JSON object of booleans (or strings), refusing
+// repeated keys and anything after the object.
+func jsonFields(s string) (map[string]string, error) {
+	fields := map[string]string{}
+	dec := json.NewDecoder(strings.NewReader(s))
+	bad := errors.New(`not valid JSON: want an object like {"Enabled":true,"PreferredMfa":false}`)
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, bad
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, bad
+		}
+		k := t.(string)
+		for other := range fields {
+			if strings.EqualFold(other, k) {
+				return nil, fmt.Errorf("key %q is given twice", k)
+			}
+		}
+		v, err := dec.Token()
+		if err != nil {
+			return nil, bad
+		}
+		switch v := v.(type) {
+		case bool:
+			fields[k] = strconv.FormatBool(v)
+		case string:
+			fields[k] = v
+		case nil:
+			fields[k] = "null"
+		default:
+			return nil, fmt.Errorf("%s: want true or false", k)
+		}
+	}
+	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
+		return nil, bad
+	}
+	if rest := strings.TrimSpace(s[dec.InputOffset():]); rest != "" {
+		return nil, errors.New("not valid JSON: text after the object")
+	}
+	return fields, nil
+}
+
 // ParseFactor reads a command-line settings value in either of the AWS
 // CLI's syntaxes: shorthand "Enabled=true,PreferredMfa=false" or JSON
 // {"Enabled":true,"PreferredMfa":false}. With passkey set only Enabled is
@@ -132,16 +176,9 @@ func ParseFactor(s string, passkey bool) (Factor, error) {
 	}
 	fields := map[string]string{}
 	if strings.HasPrefix(s, "{") {
-		var raw map[string]json.RawMessage
-		dec := json.NewDecoder(strings.NewReader(s))
-		if err := dec.Decode(&raw); err != nil {
-			return Factor{}, fmt.Errorf("not valid JSON: %w", err)
-		}
-		if dec.More() {
-			return Factor{}, errors.New("not valid JSON: text after the object")
-		}
-		for k, v := range raw {
-			fields[k] = string(bytes.Trim(v, `"`))
+		var err error
+		if fields, err = jsonFields(s); err != nil {
+			return Factor{}, err
 		}
 	} else {
 		for _, kv := range strings.Split(s, ",") {
