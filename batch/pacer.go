@@ -2,6 +2,7 @@ package batch
 
 import (
 	"errors"
+	"log/slog"
 	"math"
 	"sync"
 	"time"
@@ -31,6 +32,7 @@ type pacer struct {
 	adaptive bool
 	max      float64
 	now      func() time.Time
+	log      *slog.Logger
 
 	mu        sync.Mutex
 	current   float64
@@ -89,6 +91,9 @@ func (p *pacer) steer(now time.Time) {
 	}
 	next = math.Min(math.Max(next, p.max*floorFraction), p.max)
 	if next != p.current {
+		if next < p.current {
+			p.log.Info("throttled: slowing down", "region", p.region, "throttled_calls", p.throttled, "succeeded_calls", p.succeeded, "rps", math.Round(next*10)/10)
+		}
 		p.current = next
 		p.limiter.SetLimitAt(now, rate.Limit(next))
 	}

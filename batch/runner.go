@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +38,8 @@ type Config struct {
 	// earlier run: they are skipped and make no call. nil means none.
 	AlreadyDone func(tokenSHA256 string) bool
 
+	Log *slog.Logger // attempts at debug, halts and slow-downs at info; nil logs nothing
+
 	BackoffBase time.Duration    // first retry's backoff ceiling; 0 means 200ms
 	BackoffMax  time.Duration    // backoff ceiling; 0 means 20s
 	Now         func() time.Time // the clock; nil means time.Now
@@ -63,6 +66,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
 	}
 	return c
 }
@@ -196,6 +202,7 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 		for res := range results {
 			sum.add(res)
 			if reason := watch.add(res); reason != "" && stop.Err() == nil {
+				cfg.Log.Warn("halting: rows not yet sent will not be", "reason", reason)
 				halt(&HaltError{Reason: reason})
 			}
 			if err := sink.Write(res); err != nil {
@@ -347,6 +354,7 @@ func (p *producer) pacer(region string) *pacer {
 	pc, ok := p.pacers[region]
 	if !ok {
 		pc = newPacer(p.cfg, region)
+		pc.log = p.cfg.Log
 		p.pacers[region] = pc
 		p.sum.pacers = append(p.sum.pacers, pc)
 	}
@@ -402,10 +410,12 @@ func (w *worker) process(j *job) (res Result) {
 			return res
 		}
 		res.Attempts = attempt
+		sent := w.cfg.Now()
 		actx, cancel := context.WithTimeout(w.gctx, w.cfg.Timeout)
 		out, err := w.client.SetUserMFAPreference(actx, j.input, region)
 		cancel()
 		j.pacer.observe(err)
+		w.logAttempt(j, attempt, sent, out, err)
 		if err == nil {
 			res.Status, res.ErrorCode, res.ErrorMessage = StatusSucceeded, "", ""
 			res.HTTPStatus, res.RequestID = answered(out)
@@ -428,6 +438,22 @@ func (w *worker) process(j *job) (res Result) {
 			return res
 		}
 	}
+}
+
+// logAttempt logs one call at debug level: the row by number, id and
+// fingerprint, never its token.
+func (w *worker) logAttempt(j *job, attempt int, sent time.Time, out *cip.SetUserMFAPreferenceOutput, err error) {
+	if !w.cfg.Log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	status, requestID := answered(out)
+	code := ""
+	if err != nil {
+		code, _, status, requestID = describe(err)
+	}
+	w.cfg.Log.Debug("attempt", "row", j.res.Row, "id", j.res.ID, "token_sha256", j.res.TokenSHA256,
+		"region", j.region, "attempt", attempt, "http_status", status, "error_code", code,
+		"latency_ms", w.cfg.Now().Sub(sent).Milliseconds(), "request_id", requestID)
 }
 
 // ready waits for the row's turn at its region's limiter and checks the
