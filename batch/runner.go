@@ -23,7 +23,7 @@ import (
 // Config tunes a run. The zero value of each field has the meaning its
 // comment gives.
 type Config struct {
-	Workers     int           // concurrent calls; 0 means 8
+	Workers     int           // concurrent calls; 0 means auto: as many as --rps needs at the latency seen
 	RPS         float64       // attempts per second per region, retries included; 0 means unlimited
 	Burst       int           // limiter burst; 0 means 1
 	MaxAttempts int           // attempts per row, the first included; 0 means 5
@@ -46,8 +46,8 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.Workers <= 0 {
-		c.Workers = 8
+	if c.Workers < 0 {
+		c.Workers = 0
 	}
 	if c.Burst <= 0 {
 		c.Burst = 1
@@ -127,8 +127,9 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 	stopWaits := context.AfterFunc(stop, cancelWait)
 	defer stopWaits()
 
-	jobs := make(chan *job, cfg.Workers)
-	results := make(chan Result, cfg.Workers)
+	pool := newPool(cfg)
+	jobs := make(chan *job, pool.start)
+	results := make(chan Result, pool.start)
 	send := func(res Result) bool {
 		select {
 		case results <- res:
@@ -179,19 +180,25 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 			}
 		}
 	})
-	for range cfg.Workers {
-		producers.Add(1)
-		g.Go(func() error {
-			defer producers.Done()
-			w := worker{client: r.Client, cfg: cfg, stop: stop, waitCtx: waitCtx, gctx: gctx}
-			for j := range jobs {
-				if !send(w.process(j)) {
-					return nil
+	// A worker may start more workers: it holds a count of producers, so
+	// the count cannot reach zero while it adds to it.
+	var spawn func(n int)
+	spawn = func(n int) {
+		for range n {
+			producers.Add(1)
+			g.Go(func() error {
+				defer producers.Done()
+				w := worker{client: r.Client, cfg: cfg, stop: stop, waitCtx: waitCtx, gctx: gctx, pool: pool, spawn: spawn}
+				for j := range jobs {
+					if !send(w.process(j)) {
+						return nil
+					}
 				}
-			}
-			return nil
-		})
+				return nil
+			})
+		}
 	}
+	spawn(pool.start)
 	go func() {
 		producers.Wait()
 		close(results)
@@ -218,6 +225,7 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 		return sink.Flush()
 	})
 	err := g.Wait()
+	sum.Workers = pool.workers()
 	sum.finish(cfg.Now().Sub(start))
 	if err == nil {
 		err = readErr
@@ -382,6 +390,8 @@ type worker struct {
 	client  Client
 	cfg     Config
 	stop    context.Context // ends on interrupt: no new attempt starts
+	pool    *pool
+	spawn   func(n int)
 	waitCtx context.Context // ends on interrupt or run failure: stops waits
 	gctx    context.Context // ends on run failure only: bounds calls
 }
@@ -416,6 +426,9 @@ func (w *worker) process(j *job) (res Result) {
 		cancel()
 		j.pacer.observe(err)
 		w.logAttempt(j, attempt, sent, out, err)
+		if more := w.pool.observe(w.cfg.Now().Sub(sent)); more > 0 {
+			w.spawn(more)
+		}
 		if err == nil {
 			res.Status, res.ErrorCode, res.ErrorMessage = StatusSucceeded, "", ""
 			res.HTTPStatus, res.RequestID = answered(out)

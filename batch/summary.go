@@ -18,6 +18,8 @@ type Summary struct {
 	// FinalRPS is each region's rate at the end, where adaptive pacing
 	// slowed it below --rps.
 	FinalRPS map[string]float64 `json:"final_rps,omitempty"`
+	// Workers is how many workers the run ended with.
+	Workers int `json:"workers,omitempty"`
 	// Throttled counts calls the service throttled.
 	Throttled int  `json:"throttled_calls,omitempty"`
 	DryRun    bool `json:"dry_run,omitempty"`

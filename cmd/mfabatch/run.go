@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,7 +24,8 @@ import (
 // runFlags are the run command's flags.
 type runFlags struct {
 	format, reportPath, reportFormat, summaryPath string
-	resume                                        string
+	resume, logFormat                             string
+	logLevel                                      slog.Level
 	dryRun, adaptive                              bool
 	maxFailures                                   batch.Threshold
 	rps                                           float64
@@ -48,9 +50,12 @@ func parseRunFlags(args []string, stdout io.Writer) (*runFlags, string, error) {
 	f.maxFailures = batch.Threshold{Percent: 50}
 	fs.Var(thresholdFlag{&f.maxFailures}, "max-failures", "halt when more than N rows, or N% of rows sent (checked from 100 on), have failed; off never halts")
 	fs.BoolVar(&f.adaptive, "adaptive", true, "slow down when throttled, recover slowly, never above --rps")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format on standard error: text or json")
+	f.logLevel = slog.LevelInfo
+	fs.TextVar(&f.logLevel, "log-level", slog.LevelInfo, "log level: debug (every attempt), info, warn or error")
 	fs.Float64Var(&f.rps, "rps", 10, "requests per second per region, retries included; 0 = unlimited")
 	fs.IntVar(&f.burst, "burst", 1, "limiter burst")
-	fs.IntVar(&f.workers, "workers", 8, "concurrent calls")
+	fs.Var(workersFlag{&f.workers}, "workers", "concurrent calls, or auto: as many as --rps needs at the latency seen")
 	fs.IntVar(&f.maxAttempts, "max-attempts", 5, "attempts per row, the first included")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "limit for one attempt")
 	fs.DurationVar(&f.minTokenTTL, "min-token-ttl", 5*time.Second, "do not send a token expiring within this of its dispatch")
@@ -92,14 +97,17 @@ func parseRunFlags(args []string, stdout io.Writer) (*runFlags, string, error) {
 		return nil, "", usageError{"--rps must be 0 (unlimited) or more", ""}
 	case f.burst < 1:
 		return nil, "", usageError{"--burst must be 1 or more", ""}
-	case f.workers < 1 || f.workers > 4096:
-		return nil, "", usageError{"--workers must be from 1 to 4096", ""}
+	case f.workers < 0 || f.workers > 4096:
+		return nil, "", usageError{"--workers must be auto or from 1 to 4096", ""}
 	case f.maxAttempts < 1:
 		return nil, "", usageError{"--max-attempts must be 1 or more", ""}
 	case f.timeout <= 0:
 		return nil, "", usageError{"--timeout must be more than 0", ""}
 	case f.minTokenTTL < 0:
 		return nil, "", usageError{"--min-token-ttl must not be negative", ""}
+	}
+	if f.logFormat != "text" && f.logFormat != "json" {
+		return nil, "", usageError{fmt.Sprintf("--log-format %q: want text or json", f.logFormat), ""}
 	}
 	for _, v := range []struct{ flag, val string }{{"--format", f.format}, {"--report-format", f.reportFormat}} {
 		if v.val != "" && v.val != "csv" && v.val != "jsonl" {
@@ -123,6 +131,29 @@ func (v factorFlag) Set(s string) error {
 		return err
 	}
 	*v.f = f
+	return nil
+}
+
+// workersFlag is --workers: auto (0) or a count.
+type workersFlag struct{ n *int }
+
+func (v workersFlag) String() string {
+	if v.n == nil || *v.n == 0 {
+		return "auto"
+	}
+	return strconv.Itoa(*v.n)
+}
+
+func (v workersFlag) Set(s string) error {
+	if s == "auto" {
+		*v.n = 0
+		return nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return errors.New("want auto or a number from 1")
+	}
+	*v.n = n
 	return nil
 }
 
@@ -205,7 +236,11 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 	if err != nil {
 		return nil, err
 	}
-	client, err := batch.NewClient(cfg, f.endpoint, f.workers)
+	conns := f.workers
+	if conns == 0 {
+		conns = batch.MaxAutoWorkers
+	}
+	client, err := batch.NewClient(cfg, f.endpoint, conns)
 	if err != nil {
 		return nil, usageError{err.Error(), "use an https:// endpoint, or run the emulator on 127.0.0.1"}
 	}
@@ -223,6 +258,7 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 		Workers: f.workers, RPS: f.rps, Burst: f.burst, MaxAttempts: f.maxAttempts,
 		Timeout: f.timeout, MinTokenTTL: f.minTokenTTL, Region: cfg.Region,
 		Defaults: f.defaults, DryRun: f.dryRun, MaxFailures: f.maxFailures, Adaptive: f.adaptive,
+		Log: newLogger(stderr, f.logFormat, f.logLevel),
 	}}
 	if done != nil {
 		r.Config.AlreadyDone = done.Has
@@ -377,6 +413,16 @@ func newReportWriter(out io.Writer, format, path string) (batch.Sink, error) {
 		return report.NewJSONL(out), nil
 	}
 	return report.NewCSV(out)
+}
+
+// newLogger logs to stderr, where the summary goes; the report keeps
+// standard output to itself.
+func newLogger(stderr io.Writer, format string, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(stderr, opts))
 }
 
 // readDone reads the report given to --resume.

@@ -1,0 +1,80 @@
+package batch
+
+import (
+	"math"
+	"sync"
+	"time"
+)
+
+// Bounds of the automatic worker count.
+const (
+	MinAutoWorkers = 4
+	MaxAutoWorkers = 512
+	// unlimitedWorkers is the automatic count when the rate is unlimited:
+	// Little's law has no rate to work from.
+	unlimitedWorkers = 32
+	// headroom over Little's law, for latency that varies.
+	headroom = 1.5
+)
+
+// pool sizes the worker pool. With Config.Workers set it is fixed; with
+// auto it starts small and grows, by Little's law, to keep enough calls in
+// flight to sustain the configured rate at the latency actually seen.
+type pool struct {
+	start int
+	auto  bool
+	rps   float64
+
+	mu      sync.Mutex
+	size    int
+	latency float64 // moving average of seconds per call
+}
+
+func newPool(cfg Config) *pool {
+	p := &pool{start: cfg.Workers, size: cfg.Workers}
+	if cfg.Workers == 0 {
+		p.auto, p.rps = true, cfg.RPS
+		p.start = MinAutoWorkers
+		if cfg.RPS == 0 {
+			p.start = unlimitedWorkers
+		}
+		p.size = p.start
+	}
+	return p
+}
+
+// observe takes a call's latency and returns how many workers to add.
+func (p *pool) observe(latency time.Duration) int {
+	if !p.auto || p.rps == 0 {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	const weight = 0.1
+	if p.latency == 0 {
+		p.latency = latency.Seconds()
+	} else {
+		p.latency += weight * (latency.Seconds() - p.latency)
+	}
+	want := WorkersFor(p.rps, time.Duration(p.latency*float64(time.Second)))
+	if want <= p.size {
+		return 0
+	}
+	more := want - p.size
+	p.size = want
+	return more
+}
+
+// WorkersFor is how many calls must be in flight to sustain rps at this
+// latency (Little's law), with headroom, within the automatic bounds.
+func WorkersFor(rps float64, latency time.Duration) int {
+	n := int(math.Ceil(rps*latency.Seconds()*headroom)) + 1
+	return min(max(n, MinAutoWorkers), MaxAutoWorkers)
+}
+
+// workers is the pool's size now.
+func (p *pool) workers() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.size
+}

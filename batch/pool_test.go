@@ -1,0 +1,66 @@
+package batch_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+
+	"github.com/mfabatch/mfabatch/batch"
+)
+
+func TestWorkersFor(t *testing.T) {
+	for _, tc := range []struct {
+		rps     float64
+		latency time.Duration
+		want    int
+	}{
+		{25, 100 * time.Millisecond, 5},   // 25 × 0.1 × 1.5 = 3.75 → 4, +1
+		{100, 200 * time.Millisecond, 31}, // 30 + 1
+		{500, 50 * time.Millisecond, 39},  // 37.5 → 38, +1
+		{10, time.Millisecond, batch.MinAutoWorkers},
+		{5000, 2 * time.Second, batch.MaxAutoWorkers},
+	} {
+		if got := batch.WorkersFor(tc.rps, tc.latency); got != tc.want {
+			t.Errorf("WorkersFor(%v, %v) = %d, want %d", tc.rps, tc.latency, got, tc.want)
+		}
+	}
+}
+
+// slowClient answers every call after a fixed latency.
+type slowClient struct{ latency time.Duration }
+
+func (s slowClient) SetUserMFAPreference(ctx context.Context, _ *cip.SetUserMFAPreferenceInput, _ ...func(*cip.Options)) (*cip.SetUserMFAPreferenceOutput, error) {
+	select {
+	case <-time.After(s.latency):
+		return &cip.SetUserMFAPreferenceOutput{}, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// With --workers auto the pool grows to what the rate needs at the
+// latency seen: 200 calls/s at 50 ms or more need at least 16 in flight.
+func TestAutoWorkersGrowWithLatency(t *testing.T) {
+	m, _ := manifest(t, 300, nil)
+	cfg := fastConfig()
+	cfg.Workers, cfg.RPS, cfg.Burst = 0, 200, 5
+	sink := &collect{}
+	sum, err := (&batch.Runner{Client: slowClient{50 * time.Millisecond}, Config: cfg}).Run(context.Background(), m, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink.byRow(t, 300)
+	if want := batch.WorkersFor(200, 50*time.Millisecond); sum.Workers < want || sum.Workers > batch.MaxAutoWorkers {
+		t.Errorf("ended with %d workers, want at least %d", sum.Workers, want)
+	}
+
+	// A fixed count stays fixed.
+	m, _ = manifest(t, 50, nil)
+	cfg.Workers = 3
+	sum, err = (&batch.Runner{Client: slowClient{10 * time.Millisecond}, Config: cfg}).Run(context.Background(), m, &collect{})
+	if err != nil || sum.Workers != 3 {
+		t.Errorf("err=%v workers=%d, want 3", err, sum.Workers)
+	}
+}
