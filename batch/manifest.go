@@ -203,12 +203,16 @@ func (m *CSV) Next() (Row, error) {
 	return f.row(m.n), nil
 }
 
-// Close stops the decoder if the manifest was not read to the end.
+// Close stops the decoder if the manifest was not read to the end. It
+// does not wait for a read in progress (a pipe may never answer); the
+// decoder ends when that read returns.
 func (m *CSV) Close() error {
 	m.once.Do(func() {
 		close(m.stop)
-		for range m.rows {
-		}
+		go func() {
+			for range m.rows {
+			}
+		}()
 	})
 	return nil
 }

@@ -148,8 +148,9 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 		defer producers.Done()
 		defer close(jobs)
 		p := producer{cfg: cfg, start: start, sum: sum, pacers: map[string]*pacer{}}
+		rows := readRows(m, gctx)
 		for {
-			row, err := m.Next()
+			row, err := nextRow(rows, stop, gctx)
 			if err == io.EOF || errors.Is(err, errStopped) || gctx.Err() != nil {
 				return nil
 			}
@@ -243,6 +244,64 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 		return sum, ctx.Err()
 	}
 	return sum, nil
+}
+
+// readRows reads m in its own goroutine, so that a stopped run need not
+// wait on a manifest that blocks (a pipe nobody closes). The goroutine ends
+// when m does, or when it is read no more and m next returns.
+func readRows(m Manifest, gctx context.Context) <-chan rowOrErr {
+	rows := make(chan rowOrErr, 64)
+	go func() {
+		defer close(rows)
+		for {
+			row, err := m.Next()
+			select {
+			case rows <- rowOrErr{row, err}:
+			case <-gctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return rows
+}
+
+type rowOrErr struct {
+	row Row
+	err error
+}
+
+// stopGrace is how long a stopped run waits for the manifest's next row
+// before it ends without the rest: rows already written to a pipe are
+// still reported, a pipe that has gone quiet is not waited on.
+const stopGrace = time.Second
+
+// nextRow returns the next row, or io.EOF when the manifest has ended or
+// stop has ended and the manifest has gone quiet.
+func nextRow(rows <-chan rowOrErr, stop, gctx context.Context) (Row, error) {
+	stopped := stop.Done()
+	var quiet <-chan time.Time
+	for {
+		if stopped != nil && stop.Err() != nil {
+			t := time.NewTimer(stopGrace)
+			defer t.Stop()
+			stopped, quiet = nil, t.C
+		}
+		select {
+		case r, ok := <-rows:
+			if !ok {
+				return Row{}, io.EOF
+			}
+			return r.row, r.err
+		case <-stopped:
+		case <-quiet:
+			return Row{}, io.EOF
+		case <-gctx.Done():
+			return Row{}, gctx.Err()
+		}
+	}
 }
 
 // HaltError is a run stopped by its failure threshold.
@@ -441,8 +500,11 @@ func (w *worker) process(j *job) (res Result) {
 		res.Status, res.ErrorCode, res.ErrorMessage = StatusFailed, code, msg
 		res.HTTPStatus, res.RequestID = status, id
 		if attempt >= w.cfg.MaxAttempts || !shouldRetry(w.waitCtx, err) {
-			if attempt >= w.cfg.MaxAttempts && shouldRetry(w.waitCtx, err) {
+			switch worth := shouldRetry(context.WithoutCancel(w.waitCtx), err); {
+			case worth && attempt >= w.cfg.MaxAttempts:
 				res.ErrorMessage += "; gave up after " + plural(attempt, "attempt")
+			case worth:
+				res.ErrorMessage += "; " + stopped(w.stop, "the next retry").Message
 			}
 			return res
 		}

@@ -28,8 +28,10 @@ func (d Done) Has(tokenSHA256 string) bool {
 	return ok
 }
 
-func (d Done) add(fp, status string) error {
-	if status != string(batch.StatusSucceeded) {
+// add counts a row that succeeded, or that an earlier resume skipped
+// because it had: a resumed run's report is as good as the first.
+func (d Done) add(fp, status, code string) error {
+	if status != string(batch.StatusSucceeded) && !(status == string(batch.StatusSkipped) && code == batch.CodeAlreadySucceeded) {
 		return nil
 	}
 	k, err := strconv.ParseUint(fp, 16, 64)
@@ -66,17 +68,19 @@ func readDoneCSV(r io.Reader) (Done, error) {
 	if err != nil {
 		return nil, fmt.Errorf("report header: %w", err)
 	}
-	fpCol, statusCol := -1, -1
+	fpCol, statusCol, codeCol := -1, -1, -1
 	for i, h := range header {
 		switch strings.TrimSpace(h) {
 		case "token_sha256":
 			fpCol = i
 		case "status":
 			statusCol = i
+		case "error_code":
+			codeCol = i
 		}
 	}
-	if fpCol < 0 || statusCol < 0 {
-		return nil, errors.New("not an mfabatch report: its header lacks token_sha256 or status")
+	if fpCol < 0 || statusCol < 0 || codeCol < 0 {
+		return nil, errors.New("not an mfabatch report: its header lacks token_sha256, status or error_code")
 	}
 	done := Done{}
 	var pending error // a damaged record, forgiven only if it is the last
@@ -100,7 +104,7 @@ func readDoneCSV(r io.Reader) (Done, error) {
 			pending = fmt.Errorf("report line %d has %d fields, the header has %d", line, len(rec), len(header))
 			continue
 		}
-		if err := done.add(rec[fpCol], rec[statusCol]); err != nil {
+		if err := done.add(rec[fpCol], rec[statusCol], rec[codeCol]); err != nil {
 			pending = fmt.Errorf("report line %d: %w", line, err)
 		}
 	}
@@ -124,14 +128,18 @@ func readDoneJSONL(r *bufio.Reader) (Done, error) {
 			continue
 		}
 		var row struct {
-			TokenSHA256 string `json:"token_sha256"`
-			Status      string `json:"status"`
+			TokenSHA256 *string `json:"token_sha256"`
+			Status      *string `json:"status"`
+			ErrorCode   *string `json:"error_code"`
 		}
 		if json.Unmarshal(line, &row) != nil {
 			pending = fmt.Errorf("report line %d is not a JSON object", n)
 			continue
 		}
-		if err := done.add(row.TokenSHA256, row.Status); err != nil {
+		if row.TokenSHA256 == nil || row.Status == nil || row.ErrorCode == nil {
+			return nil, fmt.Errorf("line %d is not an mfabatch report row: it lacks token_sha256, status or error_code", n)
+		}
+		if err := done.add(*row.TokenSHA256, *row.Status, *row.ErrorCode); err != nil {
 			pending = fmt.Errorf("report line %d: %w", n, err)
 		}
 	}

@@ -30,6 +30,7 @@ func main() {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		s := <-sigs
+		fmt.Fprintf(os.Stderr, "mfabatch: %v: finishing calls in flight (within --timeout); again to stop at once\n", s)
 		cancel(signalError{s})
 		// A second signal stops at once. The report file holds whole rows
 		// only: rows are written out whole.
