@@ -77,7 +77,8 @@ type Result struct {
 	// token replaced by <redacted:TokenSHA256>.
 	Request string
 
-	throttled int // calls the service throttled
+	throttled int    // calls the service throttled
+	pool      string // the user pool, from the token's issuer
 }
 
 func (r *Result) fail(s Status, e *RowError) {

@@ -38,7 +38,11 @@ type Config struct {
 	// earlier run: they are skipped and make no call. nil means none.
 	AlreadyDone func(tokenSHA256 string) bool
 
-	Log *slog.Logger // attempts at debug, halts and slow-downs at info; nil logs nothing
+	Log   *slog.Logger // attempts at debug, halts and slow-downs at info; nil logs nothing
+	Shard Shard        // run only this shard's rows; the zero value runs every row
+	// OnResult, when set, sees each row's Result as it finishes, after the
+	// sink has it, from one goroutine: for progress displays.
+	OnResult func(Result)
 
 	BackoffBase time.Duration    // first retry's backoff ceiling; 0 means 200ms
 	BackoffMax  time.Duration    // backoff ceiling; 0 means 20s
@@ -158,6 +162,9 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 				readErr = err
 				return nil
 			}
+			if !cfg.Shard.Has(row.N) {
+				continue
+			}
 			j, res := p.prepare(row)
 			switch {
 			case j == nil:
@@ -209,6 +216,9 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 		watch := failureWatch{limit: cfg.MaxFailures}
 		for res := range results {
 			sum.add(res)
+			if cfg.OnResult != nil {
+				cfg.OnResult(res)
+			}
 			if reason := watch.add(res); reason != "" && stop.Err() == nil {
 				cfg.Log.Warn("halting: rows not yet sent will not be", "reason", reason)
 				halt(&HaltError{Reason: reason})
@@ -345,7 +355,7 @@ func (p *producer) prepare(row Row) (*job, Result) {
 		res.TokenSHA256 = Fingerprint(row.Token)
 	}
 	claims, rerr := ParseToken(row.Token)
-	res.Username, res.Sub, res.Region = claims.Username, claims.Sub, claims.Region
+	res.Username, res.Sub, res.Region, res.pool = claims.Username, claims.Sub, claims.Region, claims.Pool
 	if row.Err != nil {
 		res.fail(StatusInvalid, row.Err)
 		return nil, res

@@ -18,6 +18,11 @@ type Summary struct {
 	// FinalRPS is each region's rate at the end, where adaptive pacing
 	// slowed it below --rps.
 	FinalRPS map[string]float64 `json:"final_rps,omitempty"`
+	// Pools counts rows per status for each user pool, from the tokens'
+	// issuers; rows whose token could not be read are not counted here.
+	Pools map[string]map[Status]int `json:"pools,omitempty"`
+	// Shard is the part of the manifest this run took, as "I/N".
+	Shard string `json:"shard,omitempty"`
 	// Workers is how many workers the run ended with.
 	Workers int `json:"workers,omitempty"`
 	// Throttled counts calls the service throttled.
@@ -39,6 +44,9 @@ type Summary struct {
 
 func newSummary(cfg Config) *Summary {
 	s := &Summary{Statuses: map[Status]int{}, ErrorCodes: map[string]int{}, DryRun: cfg.DryRun, configRPS: cfg.RPS}
+	if cfg.Shard.Count > 1 {
+		s.Shard = cfg.Shard.String()
+	}
 	if cfg.DryRun {
 		s.WouldExpire = new(int)
 	}
@@ -52,6 +60,15 @@ func (s *Summary) add(r Result) {
 		s.ErrorCodes[r.ErrorCode]++
 	}
 	s.Attempts += r.Attempts
+	if r.pool != "" {
+		if s.Pools == nil {
+			s.Pools = map[string]map[Status]int{}
+		}
+		if s.Pools[r.pool] == nil {
+			s.Pools[r.pool] = map[Status]int{}
+		}
+		s.Pools[r.pool][r.Status]++
+	}
 	s.Throttled += r.throttled
 }
 

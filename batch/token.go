@@ -37,6 +37,7 @@ type Claims struct {
 	Sub      string
 	Username string
 	Region   string // from Issuer, when it is a Cognito user pool
+	Pool     string // the user pool ID, from Issuer likewise
 	Exp      time.Time
 }
 
@@ -91,6 +92,7 @@ func ParseToken(t Token) (Claims, *RowError) {
 	if u, err := url.Parse(p.Iss); err == nil && u.Scheme == "https" {
 		if m := issuerHost.FindStringSubmatch(u.Host); m != nil {
 			c.Region = m[1]
+			c.Pool = strings.Trim(u.Path, "/")
 		}
 	}
 	if p.Exp == nil || math.IsNaN(*p.Exp) || *p.Exp < 0 || *p.Exp > 1<<40 {

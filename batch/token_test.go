@@ -58,33 +58,34 @@ func TestParseTokenValid(t *testing.T) {
 				Sub:      "0f2b3c4d-0000-4000-8000-000000000001",
 				Username: "alice",
 				Region:   "eu-west-2",
+				Pool:     "eu-west-2_AbCdEf",
 				Exp:      exp,
 			},
 		},
 		{
 			name:   "no scope claim is fine",
 			claims: cognitotest.Claims{Sub: "sub-2", Username: "bob", Scope: cognitotest.Omit, Exp: exp},
-			want:   batch.Claims{Issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_TEST", Sub: "sub-2", Username: "bob", Region: "us-east-1", Exp: exp},
+			want:   batch.Claims{Issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_TEST", Sub: "sub-2", Username: "bob", Region: "us-east-1", Pool: "us-east-1_TEST", Exp: exp},
 		},
 		{
 			name:   "admin scope among others",
 			claims: cognitotest.Claims{Sub: "sub-3", Username: "carol", Scope: "openid aws.cognito.signin.user.admin email", Exp: exp},
-			want:   batch.Claims{Issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_TEST", Sub: "sub-3", Username: "carol", Region: "us-east-1", Exp: exp},
+			want:   batch.Claims{Issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_TEST", Sub: "sub-3", Username: "carol", Region: "us-east-1", Pool: "us-east-1_TEST", Exp: exp},
 		},
 		{
 			name:   "no username claim",
 			claims: cognitotest.Claims{Sub: "sub-4", Username: cognitotest.Omit, Exp: exp},
-			want:   batch.Claims{Issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_TEST", Sub: "sub-4", Region: "us-east-1", Exp: exp},
+			want:   batch.Claims{Issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_TEST", Sub: "sub-4", Region: "us-east-1", Pool: "us-east-1_TEST", Exp: exp},
 		},
 		{
 			name:   "China partition issuer",
 			claims: cognitotest.Claims{Sub: "sub-5", Username: "dave", Issuer: "https://cognito-idp.cn-north-1.amazonaws.com.cn/cn-north-1_X", Exp: exp},
-			want:   batch.Claims{Issuer: "https://cognito-idp.cn-north-1.amazonaws.com.cn/cn-north-1_X", Sub: "sub-5", Username: "dave", Region: "cn-north-1", Exp: exp},
+			want:   batch.Claims{Issuer: "https://cognito-idp.cn-north-1.amazonaws.com.cn/cn-north-1_X", Sub: "sub-5", Username: "dave", Region: "cn-north-1", Pool: "cn-north-1_X", Exp: exp},
 		},
 		{
 			name:   "GovCloud issuer",
 			claims: cognitotest.Claims{Sub: "sub-6", Username: "erin", Region: "us-gov-west-1", Exp: exp},
-			want:   batch.Claims{Issuer: "https://cognito-idp.us-gov-west-1.amazonaws.com/us-gov-west-1_TEST", Sub: "sub-6", Username: "erin", Region: "us-gov-west-1", Exp: exp},
+			want:   batch.Claims{Issuer: "https://cognito-idp.us-gov-west-1.amazonaws.com/us-gov-west-1_TEST", Sub: "sub-6", Username: "erin", Region: "us-gov-west-1", Pool: "us-gov-west-1_TEST", Exp: exp},
 		},
 		{
 			name:   "issuer not Cognito gives no region",
@@ -104,7 +105,7 @@ func TestParseTokenValid(t *testing.T) {
 		{
 			name:   "expired token still parses: expiry is checked at dispatch",
 			claims: cognitotest.Claims{Sub: "sub-10", Username: "ivan", Exp: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)},
-			want:   batch.Claims{Issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_TEST", Sub: "sub-10", Username: "ivan", Region: "us-east-1", Exp: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)},
+			want:   batch.Claims{Issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_TEST", Sub: "sub-10", Username: "ivan", Region: "us-east-1", Pool: "us-east-1_TEST", Exp: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)},
 		},
 	}
 	for _, tc := range tests {

@@ -18,19 +18,25 @@ func WriteSummary(w io.Writer, s *batch.Summary) error {
 	if s.DryRun {
 		kind = "dry run"
 	}
+	if s.Shard != "" {
+		kind += " of shard " + s.Shard
+	}
 	fmt.Fprintf(&b, "mfabatch: %s: %s in %s", kind, plural(s.Rows, "row"), seconds(s.Elapsed))
 	if !s.DryRun {
 		fmt.Fprintf(&b, ", %s, %.1f requests/s", plural(s.Attempts, "call"), s.RPS)
 	}
 	b.WriteString("\n")
-	var parts []string
-	for _, st := range batch.Statuses {
-		if n := s.Statuses[st]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%s %d", st, n))
-		}
+	if len(s.Statuses) > 0 {
+		fmt.Fprintf(&b, "  rows: %s\n", statusCounts(s.Statuses))
 	}
-	if len(parts) > 0 {
-		fmt.Fprintf(&b, "  rows: %s\n", strings.Join(parts, ", "))
+	var parts []string
+	pools := make([]string, 0, len(s.Pools))
+	for p := range s.Pools {
+		pools = append(pools, p)
+	}
+	slices.Sort(pools)
+	for _, p := range pools {
+		fmt.Fprintf(&b, "  pool %s: %s\n", p, statusCounts(s.Pools[p]))
 	}
 	codes := make([]string, 0, len(s.ErrorCodes))
 	for c := range s.ErrorCodes {
@@ -88,6 +94,17 @@ func WriteSummaryJSON(w io.Writer, s *batch.Summary) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(s)
+}
+
+// statusCounts says "succeeded 5, failed 1" in the order of batch.Statuses.
+func statusCounts(counts map[batch.Status]int) string {
+	var parts []string
+	for _, st := range batch.Statuses {
+		if n := counts[st]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", st, n))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func plural(n int, word string) string {

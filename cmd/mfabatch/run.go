@@ -24,7 +24,8 @@ import (
 // runFlags are the run command's flags.
 type runFlags struct {
 	format, reportPath, reportFormat, summaryPath string
-	resume, logFormat                             string
+	resume, logFormat, shard                      string
+	shardCount                                    int
 	logLevel                                      slog.Level
 	dryRun, adaptive                              bool
 	maxFailures                                   batch.Threshold
@@ -51,6 +52,8 @@ func parseRunFlags(args []string, stdout io.Writer) (*runFlags, string, error) {
 	fs.Var(thresholdFlag{&f.maxFailures}, "max-failures", "halt when more than N rows, or N% of rows sent (checked from 100 on), have failed; off never halts")
 	fs.BoolVar(&f.adaptive, "adaptive", true, "slow down when throttled, recover slowly, never above --rps")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format on standard error: text or json")
+	fs.StringVar(&f.shard, "shard", "", "run only rows with (row - 1) mod N == I (default: from JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX)")
+	fs.IntVar(&f.shardCount, "shard-count", 0, "N for a Kubernetes Indexed Job's JOB_COMPLETION_INDEX (default: MFABATCH_SHARD_COUNT)")
 	f.logLevel = slog.LevelInfo
 	fs.TextVar(&f.logLevel, "log-level", slog.LevelInfo, "log level: debug (every attempt), info, warn or error")
 	fs.Float64Var(&f.rps, "rps", 10, "requests per second per region, retries included; 0 = unlimited")
@@ -224,6 +227,11 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 		defer c.Close()
 	}
 
+	shard, err := chooseShard(f, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+
 	// Read before the report is created: it may be the same file.
 	var done report.Done
 	if f.resume != "" {
@@ -258,7 +266,7 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 		Workers: f.workers, RPS: f.rps, Burst: f.burst, MaxAttempts: f.maxAttempts,
 		Timeout: f.timeout, MinTokenTTL: f.minTokenTTL, Region: cfg.Region,
 		Defaults: f.defaults, DryRun: f.dryRun, MaxFailures: f.maxFailures, Adaptive: f.adaptive,
-		Log: newLogger(stderr, f.logFormat, f.logLevel),
+		Log: newLogger(stderr, f.logFormat, f.logLevel), Shard: shard,
 	}}
 	if done != nil {
 		r.Config.AlreadyDone = done.Has
@@ -413,6 +421,41 @@ func newReportWriter(out io.Writer, format, path string) (batch.Sink, error) {
 		return report.NewJSONL(out), nil
 	}
 	return report.NewCSV(out)
+}
+
+// chooseShard picks the shard: --shard, else a Kubernetes Indexed Job's
+// JOB_COMPLETION_INDEX (its count from --shard-count or
+// MFABATCH_SHARD_COUNT), else an AWS Batch array job's index and size.
+func chooseShard(f *runFlags, getenv func(string) string) (batch.Shard, error) {
+	if f.shard != "" {
+		s, err := batch.ParseShard(f.shard)
+		if err != nil {
+			return s, usageError{fmt.Sprintf("--shard %q: %v", f.shard, err), ""}
+		}
+		return s, nil
+	}
+	if i := getenv("JOB_COMPLETION_INDEX"); i != "" {
+		n := getenv("MFABATCH_SHARD_COUNT")
+		if f.shardCount > 0 {
+			n = strconv.Itoa(f.shardCount)
+		}
+		if n == "" {
+			return batch.Shard{}, usageError{"JOB_COMPLETION_INDEX is set but the shard count is not", "pass --shard-count N or set MFABATCH_SHARD_COUNT to the Job's completions"}
+		}
+		s, err := batch.NewShard(i, n)
+		if err != nil {
+			return s, usageError{fmt.Sprintf("JOB_COMPLETION_INDEX: %v", err), ""}
+		}
+		return s, nil
+	}
+	if i := getenv("AWS_BATCH_JOB_ARRAY_INDEX"); i != "" {
+		s, err := batch.NewShard(i, getenv("AWS_BATCH_JOB_ARRAY_SIZE"))
+		if err != nil {
+			return s, usageError{fmt.Sprintf("AWS_BATCH_JOB_ARRAY_INDEX: %v", err), "set AWS_BATCH_JOB_ARRAY_SIZE to the array size in the job's environment"}
+		}
+		return s, nil
+	}
+	return batch.Shard{}, nil
 }
 
 // newLogger logs to stderr, where the summary goes; the report keeps
