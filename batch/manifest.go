@@ -113,7 +113,7 @@ func checkID(id *string) *RowError {
 		*id = ""
 		return rowErr(CodeInvalidRow, "the id is %d bytes, more than %d: check the column order", len(s), maxIDBytes)
 	}
-	if len(s) < 40 || strings.Count(s, ".") != 2 || strings.IndexFunc(s, notBase64URL) >= 0 {
+	if len(s) < 40 || strings.Count(s, ".") != 2 || indexNotBase64URL(s) >= 0 {
 		return nil
 	}
 	*id = ""
@@ -281,6 +281,9 @@ type lineLimit struct {
 func (l *lineLimit) Read(p []byte) (int, error) {
 	for {
 		n, err := l.r.Read(p)
+		if l.fast(p[:n]) {
+			return n, err
+		}
 		out := 0
 		for _, c := range p[:n] {
 			switch {
@@ -303,6 +306,48 @@ func (l *lineLimit) Read(p []byte) (int, error) {
 			return out, err
 		}
 	}
+}
+
+// fast takes a chunk in which no line grows past the limit, as in every
+// sane manifest, without copying it; it reports false, changing nothing,
+// when the chunk needs cutting.
+func (l *lineLimit) fast(p []byte) bool {
+	if l.dropping {
+		return false
+	}
+	last := bytes.LastIndexByte(p, '\n')
+	head := p
+	if last >= 0 {
+		head = p[:last]
+	}
+	// The first line continues the current one; later lines start afresh.
+	first := bytes.IndexByte(head, '\n')
+	if first < 0 {
+		first = len(head)
+	}
+	if l.n+first > MaxLineBytes {
+		return false
+	}
+	for rest := head[min(first+1, len(head)):]; len(rest) > 0; {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			i = len(rest)
+		}
+		if i > MaxLineBytes {
+			return false
+		}
+		rest = rest[min(i+1, len(rest)):]
+	}
+	tail := len(p) - last - 1
+	if last < 0 {
+		tail = l.n + len(p)
+	}
+	if tail > MaxLineBytes {
+		return false
+	}
+	l.line += bytes.Count(p, []byte{'\n'})
+	l.n = tail
+	return true
 }
 
 // wasCut reports a cut line among lines first to last, forgetting them.

@@ -5,8 +5,8 @@ package batch
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
+	"hash/maphash"
 	"io"
 	"log/slog"
 	"strconv"
@@ -100,8 +100,9 @@ type job struct {
 	pacer  *pacer
 }
 
-// userKey identifies a user across tokens: a hash of issuer and sub.
-type userKey [16]byte
+// userKey identifies a user across tokens: 128 bits of hash of issuer and
+// sub, so a million users collide with odds of about 1 in 10^26.
+type userKey [2]uint64
 
 type seenUser struct {
 	settings Settings
@@ -338,12 +339,14 @@ func notSent(stop context.Context, res Result, now time.Time) Result {
 // producer checks rows in manifest order. It alone owns the duplicate
 // index and the limiters, so neither needs a lock.
 type producer struct {
-	cfg    Config
-	start  time.Time
-	sum    *Summary
-	seen   map[userKey]seenUser
-	pacers map[string]*pacer
-	queued map[string]int // rows per region so far, for the dry run's estimate
+	cfg     Config
+	start   time.Time
+	sum     *Summary
+	seen    map[userKey]seenUser
+	seeds   [2]maphash.Seed
+	issuers issuers
+	pacers  map[string]*pacer
+	queued  map[string]int // rows per region so far, for the dry run's estimate
 }
 
 // prepare checks a row. It returns a job to send, or the row's final
@@ -354,7 +357,7 @@ func (p *producer) prepare(row Row) (*job, Result) {
 	if row.Token != "" {
 		res.TokenSHA256 = Fingerprint(row.Token)
 	}
-	claims, rerr := ParseToken(row.Token)
+	claims, rerr := parseToken(row.Token, &p.issuers)
 	res.Username, res.Sub, res.Region, res.pool = claims.Username, claims.Sub, claims.Region, claims.Pool
 	if row.Err != nil {
 		res.fail(StatusInvalid, row.Err)
@@ -381,11 +384,11 @@ func (p *producer) prepare(row Row) (*job, Result) {
 	}
 	input := settings.Input(string(row.Token))
 	res.Request = string(Body(redacted(res.TokenSHA256), input))
-	sum := sha256.Sum256([]byte(claims.Issuer + "\x00" + claims.Sub))
-	key := userKey(sum[:16])
 	if p.seen == nil {
 		p.seen = map[userKey]seenUser{}
+		p.seeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 	}
+	key := p.userKey(claims)
 	// A row done in an earlier run is skipped before its token's age is
 	// checked: it need not be sent again, however old the token.
 	if p.cfg.AlreadyDone != nil && p.cfg.AlreadyDone(res.TokenSHA256) {
@@ -427,6 +430,19 @@ func (p *producer) prepare(row Row) (*job, Result) {
 }
 
 // pacer returns the region's pacer: each region is its own quota.
+func (p *producer) userKey(c Claims) userKey {
+	var k userKey
+	for i, seed := range p.seeds {
+		var h maphash.Hash
+		h.SetSeed(seed)
+		h.WriteString(c.Issuer)
+		h.WriteByte(0)
+		h.WriteString(c.Sub)
+		k[i] = h.Sum64()
+	}
+	return k
+}
+
 func (p *producer) pacer(region string) *pacer {
 	pc, ok := p.pacers[region]
 	if !ok {

@@ -52,7 +52,27 @@ var issuerHost = regexp.MustCompile(`^cognito-idp\.([a-z]{2}(?:-[a-z]+)+-\d+)\.a
 
 // ParseToken decodes an access token's claims and checks that it is an
 // access token with the scope SetUserMFAPreference needs.
-func ParseToken(t Token) (Claims, *RowError) {
+func ParseToken(t Token) (Claims, *RowError) { return parseToken(t, &issuers{}) }
+
+// issuers remembers the last issuer read: a manifest's tokens mostly come
+// from one pool, and parsing the issuer is most of a token's cost after
+// the JSON.
+type issuers struct{ iss, region, pool string }
+
+func (is *issuers) parts(iss string) (region, pool string) {
+	if iss == is.iss && iss != "" {
+		return is.region, is.pool
+	}
+	if u, err := url.Parse(iss); err == nil && u.Scheme == "https" {
+		if m := issuerHost.FindStringSubmatch(u.Host); m != nil {
+			region, pool = m[1], strings.Trim(u.Path, "/")
+		}
+	}
+	*is = issuers{iss, region, pool}
+	return region, pool
+}
+
+func parseToken(t Token, is *issuers) (Claims, *RowError) {
 	var c Claims
 	s := string(t)
 	if s == "" {
@@ -61,7 +81,7 @@ func ParseToken(t Token) (Claims, *RowError) {
 	if len(s) > maxTokenLen {
 		return c, rowErr(CodeMalformedToken, "access_token is %d bytes, more than a JWT can be (%d)", len(s), maxTokenLen)
 	}
-	if i := strings.IndexFunc(s, notBase64URL); i >= 0 {
+	if i := indexNotBase64URL(s); i >= 0 {
 		return c, rowErr(CodeMalformedToken, "access_token is not a JWT: byte %d is not base64url or a dot", i+1)
 	}
 	parts := strings.Split(s, ".")
@@ -77,45 +97,48 @@ func ParseToken(t Token) (Claims, *RowError) {
 	if parts[2] == "" {
 		return c, rowErr(CodeMalformedToken, "access_token is not a JWT: its signature is empty")
 	}
-	var p struct {
-		Iss      string   `json:"iss"`
-		Sub      string   `json:"sub"`
-		Username string   `json:"username"`
-		TokenUse string   `json:"token_use"`
-		Scope    *string  `json:"scope"`
-		Exp      *float64 `json:"exp"`
-	}
-	if err := decodeSegment(parts[1], &p); err != "" {
+	var p payloadClaims
+	if err := decodePayload(parts[1], &p); err != "" {
 		return c, rowErr(CodeMalformedToken, "access_token is not a JWT: its payload %s", err)
 	}
-	c.Issuer, c.Sub, c.Username = p.Iss, p.Sub, p.Username
-	if u, err := url.Parse(p.Iss); err == nil && u.Scheme == "https" {
-		if m := issuerHost.FindStringSubmatch(u.Host); m != nil {
-			c.Region = m[1]
-			c.Pool = strings.Trim(u.Path, "/")
-		}
-	}
-	if p.Exp == nil || math.IsNaN(*p.Exp) || *p.Exp < 0 || *p.Exp > 1<<40 {
+	c.Issuer, c.Sub, c.Username = p.iss, p.sub, p.username
+	c.Region, c.Pool = is.parts(p.iss)
+	if p.exp == nil || math.IsNaN(*p.exp) || *p.exp < 0 || *p.exp > 1<<40 {
 		return c, rowErr(CodeMalformedToken, "access_token has no valid exp claim")
 	}
-	c.Exp = time.Unix(int64(*p.Exp), 0).UTC()
-	if p.TokenUse != "access" {
-		if p.TokenUse == "id" {
+	c.Exp = time.Unix(int64(*p.exp), 0).UTC()
+	if p.tokenUse != "access" {
+		if p.tokenUse == "id" {
 			return c, rowErr(CodeNotAccessToken, "this is an ID token (token_use \"id\"): SetUserMFAPreference needs the user's access token")
 		}
-		return c, rowErr(CodeNotAccessToken, "token_use is %q, not \"access\"", p.TokenUse)
+		return c, rowErr(CodeNotAccessToken, "token_use is %q, not \"access\"", p.tokenUse)
 	}
-	if p.Scope != nil && !hasScope(*p.Scope, adminScope) {
+	if p.scope != nil && !hasScope(*p.scope, adminScope) {
 		return c, rowErr(CodeMissingScope, "the token's scope lacks %s, which SetUserMFAPreference needs: request it in the app client's OAuth scopes", adminScope)
 	}
-	if p.Sub == "" {
+	if p.sub == "" {
 		return c, rowErr(CodeMalformedToken, "access_token has no sub claim")
 	}
 	return c, nil
 }
 
-func notBase64URL(r rune) bool {
-	return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' || r == '=')
+// jwtChars marks the bytes a JWT is made of: base64url, dots and padding.
+var jwtChars = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=") {
+		t[c] = true
+	}
+	return t
+}()
+
+// indexNotBase64URL is the index of the first byte of s that cannot be in
+// a JWT, or -1.
+func indexNotBase64URL(s string) int {
+	for i := 0; i < len(s); i++ {
+		if !jwtChars[s[i]] {
+			return i
+		}
+	}
+	return -1
 }
 
 func hasScope(scopes, want string) bool {
@@ -125,6 +148,22 @@ func hasScope(scopes, want string) bool {
 		}
 	}
 	return false
+}
+
+// decodePayload decodes the payload segment's claims. It returns a
+// description of the problem, never the segment itself.
+func decodePayload(seg string, c *payloadClaims) string {
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(seg, "="))
+	if err != nil {
+		return "is not base64url"
+	}
+	if len(raw) == 0 || raw[0] != '{' {
+		return "is not a JSON object"
+	}
+	if !scanClaims(raw, c) {
+		return "is not a valid JSON object of claims"
+	}
+	return ""
 }
 
 // decodeSegment decodes one base64url JSON segment into v. It returns a

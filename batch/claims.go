@@ -1,0 +1,308 @@
+package batch
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+)
+
+// payloadClaims are the JWT payload claims the tool reads.
+type payloadClaims struct {
+	iss, sub, username, tokenUse string
+	scope                        *string
+	exp                          *float64
+}
+
+// scanClaims reads payloadClaims from a JWT payload. It accepts exactly
+// the JSON objects encoding/json would decode into these fields (keys
+// matched without regard to case, the last of repeated keys winning), and
+// gives the same values; it is a fast path for what is most of a row's
+// work, checked against encoding/json by FuzzScanClaims.
+func scanClaims(b []byte, c *payloadClaims) bool {
+	s := scanner{b: b}
+	s.ws()
+	if !s.object(c) {
+		return false
+	}
+	s.ws()
+	return s.i == len(s.b)
+}
+
+type scanner struct {
+	b     []byte
+	i     int
+	depth int
+}
+
+// maxDepth is encoding/json's nesting limit.
+const maxDepth = 10000
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+func (s *scanner) peek() byte {
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+// object reads the top-level object, keeping the claims c wants.
+func (s *scanner) object(c *payloadClaims) bool {
+	if s.peek() != '{' {
+		return false
+	}
+	s.i++
+	s.ws()
+	if s.peek() == '}' {
+		s.i++
+		return true
+	}
+	for {
+		s.ws()
+		key, ok := s.str()
+		if !ok {
+			return false
+		}
+		s.ws()
+		if s.peek() != ':' {
+			return false
+		}
+		s.i++
+		s.ws()
+		if !s.claim(key, c) {
+			return false
+		}
+		s.ws()
+		switch s.peek() {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// claim reads one member's value into c when c wants it.
+func (s *scanner) claim(key string, c *payloadClaims) bool {
+	var dst *string
+	switch {
+	case strings.EqualFold(key, "iss"):
+		dst = &c.iss
+	case strings.EqualFold(key, "sub"):
+		dst = &c.sub
+	case strings.EqualFold(key, "username"):
+		dst = &c.username
+	case strings.EqualFold(key, "token_use"):
+		dst = &c.tokenUse
+	case strings.EqualFold(key, "scope"):
+		if s.null() {
+			c.scope = nil
+			return true
+		}
+		v, ok := s.str()
+		c.scope = &v
+		return ok
+	case strings.EqualFold(key, "exp"):
+		if s.null() {
+			c.exp = nil
+			return true
+		}
+		start := s.i
+		if !s.number() {
+			return false
+		}
+		f, err := strconv.ParseFloat(string(s.b[start:s.i]), 64)
+		c.exp = &f
+		return err == nil
+	default:
+		return s.value()
+	}
+	if s.null() {
+		return true // null leaves a string as it was, as in encoding/json
+	}
+	v, ok := s.str()
+	*dst = v
+	return ok
+}
+
+// null reads a null, if one is next.
+func (s *scanner) null() bool {
+	if strings.HasPrefix(string(s.b[s.i:min(s.i+4, len(s.b))]), "null") {
+		s.i += 4
+		return true
+	}
+	return false
+}
+
+// value reads and checks any JSON value.
+func (s *scanner) value() bool {
+	switch c := s.peek(); {
+	case c == '"':
+		_, ok := s.str()
+		return ok
+	case c == '{' || c == '[':
+		return s.nested()
+	case c == '-' || c >= '0' && c <= '9':
+		return s.number()
+	}
+	for _, lit := range []string{"true", "false", "null"} {
+		if strings.HasPrefix(string(s.b[s.i:min(s.i+len(lit), len(s.b))]), lit) {
+			s.i += len(lit)
+			return true
+		}
+	}
+	return false
+}
+
+// nested reads and checks an object or array the tool does not use.
+func (s *scanner) nested() bool {
+	s.depth++
+	defer func() { s.depth-- }()
+	if s.depth >= maxDepth {
+		return false
+	}
+	open := s.b[s.i]
+	s.i++
+	s.ws()
+	end := byte('}')
+	if open == '[' {
+		end = ']'
+	}
+	if s.peek() == end {
+		s.i++
+		return true
+	}
+	for {
+		s.ws()
+		if open == '{' {
+			if _, ok := s.str(); !ok {
+				return false
+			}
+			s.ws()
+			if s.peek() != ':' {
+				return false
+			}
+			s.i++
+			s.ws()
+		}
+		if !s.value() {
+			return false
+		}
+		s.ws()
+		switch s.peek() {
+		case ',':
+			s.i++
+		case end:
+			s.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// number reads and checks a JSON number.
+func (s *scanner) number() bool {
+	digits := func() int {
+		n := 0
+		for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+			s.i++
+			n++
+		}
+		return n
+	}
+	if s.peek() == '-' {
+		s.i++
+	}
+	switch c := s.peek(); {
+	case c == '0':
+		s.i++
+	case c >= '1' && c <= '9':
+		digits()
+	default:
+		return false
+	}
+	if s.peek() == '.' {
+		s.i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if c := s.peek(); c == 'e' || c == 'E' {
+		s.i++
+		if c := s.peek(); c == '+' || c == '-' {
+			s.i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// str reads and checks a JSON string. The common string, plain ASCII
+// without escapes, is sliced as it is; any other is decoded by
+// encoding/json, for its exact handling of escapes and bad UTF-8.
+func (s *scanner) str() (string, bool) {
+	if s.peek() != '"' {
+		return "", false
+	}
+	start := s.i
+	s.i++
+	plain := true
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			s.i++
+			if plain {
+				return string(s.b[start+1 : s.i-1]), true
+			}
+			var v string
+			err := json.Unmarshal(s.b[start:s.i], &v)
+			return v, err == nil
+		case c == '\\':
+			plain = false
+			s.i++
+			if s.i >= len(s.b) {
+				return "", false
+			}
+			switch s.b[s.i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				s.i++
+			case 'u':
+				if s.i+5 > len(s.b) {
+					return "", false
+				}
+				for _, h := range s.b[s.i+1 : s.i+5] {
+					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
+						return "", false
+					}
+				}
+				s.i += 5
+			default:
+				return "", false
+			}
+		case c < 0x20:
+			return "", false
+		default:
+			if c >= 0x80 {
+				plain = false
+			}
+			s.i++
+		}
+	}
+	return "", false
+}
