@@ -3,7 +3,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo deve
 LDFLAGS := -X main.version=$(VERSION)
 GO ?= go
 
-.PHONY: build test e2e lint bench fuzz clean
+.PHONY: build test e2e lint bench bench-go fuzz demo clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/mfabatch ./cmd/mfabatch
@@ -30,8 +30,22 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./batch || exit 1; \
 	done
 
-bench:
+# The performance table: bin/mfabatch against a fake Cognito served by the
+# harness; exits 1 when a target is missed. BENCH_FLAGS=-only rate (or
+# overhead, memory, startup, peer) runs some measures; -keep keeps the files.
+bench: build
+	$(GO) run ./internal/benchtable -bin bin/mfabatch $(BENCH_FLAGS)
+
+# The engine's Go benchmarks, in process (BenchmarkRun, BenchmarkDryRun);
+# for pprof, run the line below with -cpuprofile cpu.out.
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./batch
+
+# A live rollout against a local Cognito emulator: needs moto_server on
+# PATH (pip install 'moto[server]'), no AWS account. DEMO_FLAGS=-keep keeps
+# the manifest and reports.
+demo: build
+	$(GO) run ./internal/demo -mfabatch bin/mfabatch $(DEMO_FLAGS)
 
 clean:
 	rm -rf bin

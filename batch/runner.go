@@ -217,15 +217,15 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 		watch := failureWatch{limit: cfg.MaxFailures}
 		for res := range results {
 			sum.add(res)
-			if cfg.OnResult != nil {
-				cfg.OnResult(res)
-			}
 			if reason := watch.add(res); reason != "" && stop.Err() == nil {
 				cfg.Log.Warn("halting: rows not yet sent will not be", "reason", reason)
 				halt(&HaltError{Reason: reason})
 			}
 			if err := sink.Write(res); err != nil {
 				return err
+			}
+			if cfg.OnResult != nil {
+				cfg.OnResult(res)
 			}
 			if len(results) == 0 || cfg.Now().Sub(last) >= time.Second {
 				if err := sink.Flush(); err != nil {

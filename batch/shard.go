@@ -37,8 +37,8 @@ func ParseShard(s string) (Shard, error) {
 // NewShard makes a Shard from an index and a count given as text, as
 // schedulers' environment variables give them.
 func NewShard(index, count string) (Shard, error) {
-	i, err1 := strconv.Atoi(index)
-	n, err2 := strconv.Atoi(count)
+	i, err1 := strconv.Atoi(strings.TrimSpace(index))
+	n, err2 := strconv.Atoi(strings.TrimSpace(count))
 	switch {
 	case err1 != nil || err2 != nil:
 		return Shard{}, fmt.Errorf("shard %q of %q: want whole numbers", index, count)

@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"golang.org/x/term"
 )
 
 // Exit codes: the one table of them.
@@ -30,6 +32,9 @@ func main() {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		s := <-sigs
+		if term.IsTerminal(int(os.Stderr.Fd())) {
+			fmt.Fprint(os.Stderr, "\r\x1b[2K") // over a progress bar
+		}
 		fmt.Fprintf(os.Stderr, "mfabatch: %v: finishing calls in flight (within --timeout); again to stop at once\n", s)
 		cancel(signalError{s})
 		// A second signal stops at once. The report file holds whole rows

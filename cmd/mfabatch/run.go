@@ -34,6 +34,8 @@ type runFlags struct {
 	timeout, minTokenTTL                          time.Duration
 	region, profile, endpoint                     string
 	defaults                                      batch.Settings
+	progress                                      progressMode
+	progressInterval                              time.Duration
 }
 
 // parseRunFlags reads run's command line. Help (-h) goes to stdout, as
@@ -56,6 +58,9 @@ func parseRunFlags(args []string, stdout io.Writer) (*runFlags, string, error) {
 	fs.IntVar(&f.shardCount, "shard-count", 0, "N for a Kubernetes Indexed Job's JOB_COMPLETION_INDEX (default: MFABATCH_SHARD_COUNT)")
 	f.logLevel = slog.LevelInfo
 	fs.TextVar(&f.logLevel, "log-level", slog.LevelInfo, "log level: debug (every attempt), info, warn or error")
+	f.progress = progressAuto
+	fs.Var(progressFlag{&f.progress}, "progress", "progress on standard error: auto (a bar at a terminal, else log), bar, log or off")
+	fs.DurationVar(&f.progressInterval, "progress-interval", 30*time.Second, "time between progress lines in log mode")
 	fs.Float64Var(&f.rps, "rps", 10, "requests per second per region, retries included; 0 = unlimited")
 	fs.IntVar(&f.burst, "burst", 1, "limiter burst")
 	fs.Var(workersFlag{&f.workers}, "workers", "concurrent calls, or auto: as many as --rps needs at the latency seen")
@@ -108,6 +113,8 @@ func parseRunFlags(args []string, stdout io.Writer) (*runFlags, string, error) {
 		return nil, "", usageError{"--timeout must be more than 0", ""}
 	case f.minTokenTTL < 0:
 		return nil, "", usageError{"--min-token-ttl must not be negative", ""}
+	case f.progressInterval <= 0:
+		return nil, "", usageError{"--progress-interval must be more than 0", ""}
 	}
 	if f.logFormat != "text" && f.logFormat != "json" {
 		return nil, "", usageError{fmt.Sprintf("--log-format %q: want text or json", f.logFormat), ""}
@@ -262,16 +269,21 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 		closeOut()
 		return nil, fmt.Errorf("report: %w", err)
 	}
+	// Progress (--progress) counts each result, shows on stderr while the
+	// run goes, and is cleared before the summary.
+	prog := newProgress(f, path, manifest, shard, stdout, stderr)
 	r := &batch.Runner{Client: client, Config: batch.Config{
 		Workers: f.workers, RPS: f.rps, Burst: f.burst, MaxAttempts: f.maxAttempts,
 		Timeout: f.timeout, MinTokenTTL: f.minTokenTTL, Region: cfg.Region,
 		Defaults: f.defaults, DryRun: f.dryRun, MaxFailures: f.maxFailures, Adaptive: f.adaptive,
-		Log: newLogger(stderr, f.logFormat, f.logLevel), Shard: shard,
+		Log: newLogger(prog.Stderr(), f.logFormat, f.logLevel), Shard: shard, OnResult: prog.Add,
 	}}
 	if done != nil {
 		r.Config.AlreadyDone = done.Has
 	}
+	prog.Start()
 	sum, runErr := r.Run(ctx, manifest, w)
+	prog.Stop()
 	// An interrupt or a halt still closes the report and writes the
 	// summary; it is returned last, for the exit code.
 	var stopErr error
@@ -427,6 +439,12 @@ func newReportWriter(out io.Writer, format, path string) (batch.Sink, error) {
 // JOB_COMPLETION_INDEX (its count from --shard-count or
 // MFABATCH_SHARD_COUNT), else an AWS Batch array job's index and size.
 func chooseShard(f *runFlags, getenv func(string) string) (batch.Shard, error) {
+	if f.shardCount < 0 {
+		return batch.Shard{}, usageError{"--shard-count must be 1 or more", ""}
+	}
+	if f.shardCount > 0 && f.shard == "" && getenv("JOB_COMPLETION_INDEX") == "" {
+		return batch.Shard{}, usageError{"--shard-count needs JOB_COMPLETION_INDEX (a Kubernetes Indexed Job sets it)", "outside Kubernetes, pass --shard I/N"}
+	}
 	if f.shard != "" {
 		s, err := batch.ParseShard(f.shard)
 		if err != nil {
@@ -451,7 +469,7 @@ func chooseShard(f *runFlags, getenv func(string) string) (batch.Shard, error) {
 	if i := getenv("AWS_BATCH_JOB_ARRAY_INDEX"); i != "" {
 		s, err := batch.NewShard(i, getenv("AWS_BATCH_JOB_ARRAY_SIZE"))
 		if err != nil {
-			return s, usageError{fmt.Sprintf("AWS_BATCH_JOB_ARRAY_INDEX: %v", err), "set AWS_BATCH_JOB_ARRAY_SIZE to the array size in the job's environment"}
+			return s, usageError{fmt.Sprintf("AWS_BATCH_JOB_ARRAY_INDEX: %v", err), "AWS Batch sets AWS_BATCH_JOB_ARRAY_SIZE in array child jobs; elsewhere set it, or pass --shard I/N"}
 		}
 		return s, nil
 	}
