@@ -89,6 +89,23 @@ func WriteSummary(w io.Writer, s *batch.Summary) error {
 	return err
 }
 
+// PlanLine says what a run is about to do, from a dry run's summary of
+// the same rows.
+func PlanLine(s *batch.Summary) string {
+	send := s.Statuses[batch.StatusDryRun]
+	line := fmt.Sprintf("mfabatch: plan: %s, %d to send", plural(s.Rows, "row"), send)
+	if other := s.Rows - send; other > 0 {
+		line += fmt.Sprintf(", %d invalid or skipped", other)
+	}
+	if s.EstimatedSeconds != nil {
+		line += fmt.Sprintf("; about %s at --rps", seconds(*s.EstimatedSeconds))
+	}
+	if s.WouldExpire != nil && *s.WouldExpire > 0 {
+		line += fmt.Sprintf("; %s will expire before their turn (reported invalid, TokenExpired): try --order expiry, a higher --rps, or fresher tokens", plural(*s.WouldExpire, "token"))
+	}
+	return line
+}
+
 // WriteSummaryJSON writes the summary as one JSON object.
 func WriteSummaryJSON(w io.Writer, s *batch.Summary) error {
 	enc := json.NewEncoder(w)

@@ -54,7 +54,7 @@ package main
 //	calls N|MIN-MAX           the server got N (MIN to MAX) calls since the
 //	                          last calls; print "LABEL COUNT" for each token
 //	                          called
-//	bodies                    print the bodies of the calls since the last
+//	bodies [-arrival]         print the bodies of the calls since the last
 //	                          calls, each token shown as <token:LABEL>
 //	notoken FILE...           no 16 characters of any of the script's tokens
 //	                          are in FILE (or stdout, stderr)
@@ -980,13 +980,16 @@ func cmdCalls(ts *testscript.TestScript, neg bool, args []string) {
 func cmdBodies(ts *testscript.TestScript, neg bool, args []string) {
 	s := state(ts)
 	s.checkCode(ts)
-	if neg || len(args) != 0 {
-		ts.Fatalf("usage: bodies")
+	arrival := len(args) == 1 && args[0] == "-arrival"
+	if neg || len(args) > 1 || len(args) == 1 && !arrival {
+		ts.Fatalf("usage: bodies [-arrival]")
 	}
 	calls := s.newCalls()
-	slices.SortStableFunc(calls, func(a, b cognitotest.Call) int {
-		return cmp.Or(strings.Compare(s.label(a.Token), s.label(b.Token)), a.Attempt-b.Attempt)
-	})
+	if !arrival {
+		slices.SortStableFunc(calls, func(a, b cognitotest.Call) int {
+			return cmp.Or(strings.Compare(s.label(a.Token), s.label(b.Token)), a.Attempt-b.Attempt)
+		})
+	}
 	var b strings.Builder
 	for _, c := range calls {
 		body := string(c.Body)

@@ -24,7 +24,7 @@ import (
 // runFlags are the run command's flags.
 type runFlags struct {
 	format, reportPath, reportFormat, summaryPath string
-	resume, logFormat, shard                      string
+	resume, logFormat, shard, order               string
 	shardCount                                    int
 	logLevel                                      slog.Level
 	dryRun, adaptive                              bool
@@ -54,6 +54,7 @@ func parseRunFlags(args []string, stdout io.Writer) (*runFlags, string, error) {
 	fs.Var(thresholdFlag{&f.maxFailures}, "max-failures", "halt when more than N rows, or N% of rows sent (checked from 100 on), have failed; off never halts")
 	fs.BoolVar(&f.adaptive, "adaptive", true, "slow down when throttled, recover slowly, never above --rps")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format on standard error: text or json")
+	fs.StringVar(&f.order, "order", "manifest", "manifest (the file's order) or expiry: a file's rows soonest-expiring token first")
 	fs.StringVar(&f.shard, "shard", "", "run only rows with (row - 1) mod N == I (default: from JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX)")
 	fs.IntVar(&f.shardCount, "shard-count", 0, "N for a Kubernetes Indexed Job's JOB_COMPLETION_INDEX (default: MFABATCH_SHARD_COUNT)")
 	f.logLevel = slog.LevelInfo
@@ -115,6 +116,9 @@ func parseRunFlags(args []string, stdout io.Writer) (*runFlags, string, error) {
 		return nil, "", usageError{"--min-token-ttl must not be negative", ""}
 	case f.progressInterval <= 0:
 		return nil, "", usageError{"--progress-interval must be more than 0", ""}
+	}
+	if f.order != "manifest" && f.order != "expiry" {
+		return nil, "", usageError{fmt.Sprintf("--order %q: want manifest or expiry", f.order), ""}
 	}
 	if f.logFormat != "text" && f.logFormat != "json" {
 		return nil, "", usageError{fmt.Sprintf("--log-format %q: want text or json", f.logFormat), ""}
@@ -233,6 +237,14 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 	if c, ok := manifest.(io.Closer); ok {
 		defer c.Close()
 	}
+	if f.order == "expiry" {
+		if path == "-" {
+			return nil, usageError{"--order expiry needs a manifest file", "save standard input to a file (mode 0600) first"}
+		}
+		if manifest, err = batch.ByExpiry(manifest); err != nil {
+			return nil, err
+		}
+	}
 
 	shard, err := chooseShard(f, os.Getenv)
 	if err != nil {
@@ -280,6 +292,12 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 	}}
 	if done != nil {
 		r.Config.AlreadyDone = done.Has
+	}
+	if !f.dryRun && path != "-" {
+		if manifest, err = plan(ctx, r.Config, f, path, manifest, stderr); err != nil {
+			closeOut()
+			return nil, err
+		}
 	}
 	prog.Start()
 	sum, runErr := r.Run(ctx, manifest, w)
@@ -434,6 +452,56 @@ func newReportWriter(out io.Writer, format, path string) (batch.Sink, error) {
 	}
 	return report.NewCSV(out)
 }
+
+// plan says, before anything is sent, how many rows a run from a file will
+// send, how long that takes at --rps, and how many tokens will expire
+// before their turn: a dry run of the same rows. It returns the manifest
+// to run, read afresh.
+func plan(ctx context.Context, cfg batch.Config, f *runFlags, path string, m batch.Manifest, stderr io.Writer) (batch.Manifest, error) {
+	var again func() (batch.Manifest, func(), error)
+	if rows, ok := m.(*batch.Rows); ok {
+		again = func() (batch.Manifest, func(), error) { return rows.Again(), func() {}, nil }
+	} else {
+		again = func() (batch.Manifest, func(), error) {
+			fh, err := os.Open(path)
+			if err != nil {
+				return nil, nil, fmt.Errorf("cannot read the manifest: %w", err)
+			}
+			m, err := readManifest(fh, path, f.format)
+			if err != nil {
+				fh.Close()
+				return nil, nil, err
+			}
+			return m, func() {
+				if c, ok := m.(io.Closer); ok {
+					c.Close()
+				}
+				fh.Close()
+			}, nil
+		}
+	}
+	pm, done, err := again()
+	if err != nil {
+		return nil, err
+	}
+	cfg.DryRun, cfg.Log, cfg.OnResult = true, nil, nil
+	sum, err := (&batch.Runner{Config: cfg}).Run(ctx, pm, discard{})
+	done()
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(stderr, report.PlanLine(sum))
+	if rows, ok := m.(*batch.Rows); ok {
+		return rows.Again(), nil
+	}
+	return m, nil
+}
+
+// discard is a report sink that keeps nothing.
+type discard struct{}
+
+func (discard) Write(batch.Result) error { return nil }
+func (discard) Flush() error             { return nil }
 
 // chooseShard picks the shard: --shard, else a Kubernetes Indexed Job's
 // JOB_COMPLETION_INDEX (its count from --shard-count or
