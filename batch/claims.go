@@ -61,13 +61,13 @@ func (s *scanner) object(c *payloadClaims) bool {
 		return false
 	}
 	s.i++
-	s.ws()
-	if s.peek() == '}' {
-		s.i++
-		return true
-	}
-	for {
-		s.ws()
+	return s.members(func(key string) bool { return s.claim(key, c) })
+}
+
+// members reads an object's members, its '{' read, up to its '}': each
+// key, then member to read the value.
+func (s *scanner) members(member func(key string) bool) bool {
+	return s.list('}', func() bool {
 		key, ok := s.str()
 		if !ok {
 			return false
@@ -78,14 +78,27 @@ func (s *scanner) object(c *payloadClaims) bool {
 		}
 		s.i++
 		s.ws()
-		if !s.claim(key, c) {
+		return member(key)
+	})
+}
+
+// list reads comma-separated items up to end, its opening read.
+func (s *scanner) list(end byte, item func() bool) bool {
+	s.ws()
+	if s.peek() == end {
+		s.i++
+		return true
+	}
+	for {
+		s.ws()
+		if !item() {
 			return false
 		}
 		s.ws()
 		switch s.peek() {
 		case ',':
 			s.i++
-		case '}':
+		case end:
 			s.i++
 			return true
 		default:
@@ -175,42 +188,10 @@ func (s *scanner) nested() bool {
 	}
 	open := s.b[s.i]
 	s.i++
-	s.ws()
-	end := byte('}')
-	if open == '[' {
-		end = ']'
+	if open == '{' {
+		return s.members(func(string) bool { return s.value() })
 	}
-	if s.peek() == end {
-		s.i++
-		return true
-	}
-	for {
-		s.ws()
-		if open == '{' {
-			if _, ok := s.str(); !ok {
-				return false
-			}
-			s.ws()
-			if s.peek() != ':' {
-				return false
-			}
-			s.i++
-			s.ws()
-		}
-		if !s.value() {
-			return false
-		}
-		s.ws()
-		switch s.peek() {
-		case ',':
-			s.i++
-		case end:
-			s.i++
-			return true
-		default:
-			return false
-		}
-	}
+	return s.list(']', s.value)
 }
 
 // number reads and checks a JSON number.
