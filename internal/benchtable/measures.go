@@ -1,0 +1,243 @@
+package main
+
+import (
+	"fmt"
+	"os/exec"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Targets, from issue 4.
+const (
+	minRowsPerSec  = 10_000
+	maxCPUPerRow   = 100 * time.Microsecond
+	minRateRatio   = 0.97
+	maxRSS         = 64 << 20
+	maxDryRunWall  = 5 * time.Second
+	maxStartupWall = 25 * time.Millisecond
+)
+
+// overhead is the tool's own cost: a live run at no latency and no rate
+// limit, so the tool, not the network or the quota, is the bottleneck.
+func (b *bench) overhead() []row {
+	const n = 50_000
+	const name = "overhead: 50,000 rows, --rps 0, --workers 32"
+	u, _, err := b.live("overhead", n, 0, "--rps", "0", "--workers", "32")
+	if err != nil {
+		return []row{errorRow(name, err)}
+	}
+	rps := float64(n) / u.wall.Seconds()
+	cpu := u.cpu / n
+	return []row{
+		{name + ", rows/s end to end", fmt.Sprintf("%s rows/s (%.2f s)", commas(int(rps)), u.wall.Seconds()),
+			"≥ " + commas(minRowsPerSec), check(rps >= minRowsPerSec)},
+		{name + ", tool CPU per row", fmt.Sprintf("%.0f µs (%.2f s CPU)", micros(cpu), u.cpu.Seconds()),
+			fmt.Sprintf("≤ %.0f µs", micros(maxCPUPerRow)), check(cpu <= maxCPUPerRow)},
+	}
+}
+
+// live writes an n-row manifest, runs the tool over it against a fake
+// Cognito that answers after delay, and checks that every row reached the
+// server exactly once.
+func (b *bench) live(name string, n int, delay time.Duration, flags ...string) (usage, stats, error) {
+	path, err := b.manifest(name, n)
+	if err != nil {
+		return usage{}, stats{}, err
+	}
+	defer b.remove(path, reportPath(path))
+	srv, err := startFake(delay)
+	if err != nil {
+		return usage{}, stats{}, err
+	}
+	defer srv.stop()
+	u, err := b.runTool(srv.URL, path, flags...)
+	if err != nil {
+		return u, stats{}, err
+	}
+	st, err := srv.stop()
+	if err == nil && st.Calls != n {
+		err = fmt.Errorf("the server got %d calls for %d rows", st.Calls, n)
+	}
+	return u, st, err
+}
+
+// rate checks that --rps is reached, not exceeded, at a realistic
+// latency, with the default worker count (auto).
+func (b *bench) rate() []row {
+	var rows []row
+	for _, rps := range []int{25, 100, 500} {
+		rows = append(rows, b.rateAt(rps)...)
+	}
+	return rows
+}
+
+func (b *bench) rateAt(rps int) []row {
+	const burst = 1
+	const latency = 50 * time.Millisecond
+	const seconds = 10
+	name := fmt.Sprintf("rate: --rps %d, 50 ms latency, %d s", rps, seconds)
+	n := rps*seconds + burst
+	_, st, err := b.live(fmt.Sprintf("rate%d", rps), n, latency, "--rps", strconv.Itoa(rps), "--burst", strconv.Itoa(burst))
+	if err != nil {
+		return []row{errorRow(name, err)}
+	}
+	// The first burst calls may arrive together; after them a limiter at
+	// rps spaces calls 1/rps apart. So (calls − burst) / span is the rate
+	// the limiter held, where calls / span would overstate it by one call.
+	achieved := float64(st.Calls-burst) / st.Span.Seconds()
+	ratio := achieved / float64(rps)
+	window := st.MaxIn1s
+	// The first second's count shows a slow start that the whole run's
+	// ratio would average away.
+	return []row{
+		{name + ", achieved / --rps", fmt.Sprintf("%.3f (%.2f/s over %.2f s; first second %d)", ratio, achieved, st.Span.Seconds(), st.FirstSecond),
+			fmt.Sprintf("≥ %.2f", minRateRatio), check(ratio >= minRateRatio)},
+		{name + ", busiest 1 s window", fmt.Sprintf("%d calls", window),
+			fmt.Sprintf("≤ %d (rps + burst)", rps+burst), check(window <= rps+burst)},
+	}
+}
+
+// memory checks that memory does not grow with the manifest: a dry run
+// over a million rows (checked, built, reported, never sent) and a live
+// run over 200,000.
+func (b *bench) memory() []row {
+	return append(b.dryRunMemory(), b.liveMemory())
+}
+
+func (b *bench) dryRunMemory() []row {
+	const n = 1_000_000
+	name := "memory: dry run, 1,000,000 rows"
+	progress("  writing a 1,000,000-row manifest")
+	path, err := b.manifest("dryrun", n)
+	if err != nil {
+		return []row{errorRow(name, err)}
+	}
+	defer b.remove(path, reportPath(path))
+	progress("  dry run")
+	u, err := b.runTool("", path, "--dry-run")
+	if err != nil {
+		return []row{errorRow(name, err)}
+	}
+	return []row{
+		{name + ", peak RSS", mib(u.maxRSS), "≤ " + mib(maxRSS), check(u.maxRSS <= maxRSS)},
+		{name + ", wall time", fmt.Sprintf("%.2f s (%s rows/s, %.2f s CPU)", u.wall.Seconds(), commas(int(n/u.wall.Seconds())), u.cpu.Seconds()),
+			fmt.Sprintf("≤ %.0f s", maxDryRunWall.Seconds()), check(u.wall <= maxDryRunWall)},
+	}
+}
+
+func (b *bench) liveMemory() row {
+	const n = 200_000
+	name := "memory: live run, 200,000 rows, --rps 0"
+	u, _, err := b.live("livemem", n, 0, "--rps", "0")
+	if err != nil {
+		return errorRow(name, err)
+	}
+	return row{name + ", peak RSS",
+		fmt.Sprintf("%s (%.2f s, %s rows/s)", mib(u.maxRSS), u.wall.Seconds(), commas(int(n/u.wall.Seconds()))),
+		"≤ " + mib(maxRSS), check(u.maxRSS <= maxRSS)}
+}
+
+// startup is the fixed cost of one run: a one-row live run, the median
+// of ten, so a cold page cache or a scheduling hiccup does not decide it.
+func (b *bench) startup() []row {
+	const runs = 10
+	name := "start-up: 1-row live run, median of 10"
+	path, err := b.manifest("startup", 1)
+	if err != nil {
+		return []row{errorRow(name, err)}
+	}
+	defer b.remove(path, reportPath(path))
+	srv, err := startFake(0)
+	if err != nil {
+		return []row{errorRow(name, err)}
+	}
+	defer srv.stop()
+	var walls []time.Duration
+	for range runs {
+		u, err := b.runTool(srv.URL, path)
+		if err != nil {
+			return []row{errorRow(name, err)}
+		}
+		walls = append(walls, u.wall)
+	}
+	if st, err := srv.stop(); err != nil || st.Calls != runs {
+		return []row{errorRow(name, fmt.Errorf("the server got %d calls for %d one-row runs (%v)", st.Calls, runs, err))}
+	}
+	slices.Sort(walls)
+	median := (walls[runs/2-1] + walls[runs/2]) / 2
+	return []row{{name, fmt.Sprintf("%.1f ms (range %.1f–%.1f)", millis(median), millis(walls[0]), millis(walls[runs-1])),
+		fmt.Sprintf("≤ %.0f ms", millis(maxStartupWall)), check(median <= maxStartupWall)}}
+}
+
+// peer runs the same 20 rows through mfabatch and through the AWS CLI in a
+// shell-style loop, one process per row, as users do without the tool.
+func (b *bench) peer() []row {
+	const n = 20
+	name := "peer: 20 rows, no latency"
+	aws, err := exec.LookPath("aws")
+	if err != nil {
+		return []row{{name, "aws is not on PATH", "", skip}}
+	}
+	tool, err := b.peerTool(n)
+	if err != nil {
+		return []row{errorRow(name+", mfabatch --rps 0", err)}
+	}
+	cli, err := peerCLI(aws, b.tokens, n)
+	if err != nil {
+		return []row{errorRow(name+", aws CLI loop", err)}
+	}
+	toolRate, cliRate := n/tool.wall.Seconds(), n/cli.wall.Seconds()
+	return []row{
+		{name + ", mfabatch --rps 0", fmt.Sprintf("%.0f rows/s (%.1f ms CPU/row)", toolRate, millis(tool.cpu/n)), "", info},
+		{name + ", aws CLI loop (" + aws + ")", fmt.Sprintf("%.2f rows/s (%.1f ms CPU/row)", cliRate, millis(cli.cpu/n)), "", info},
+		{name + ", ratio mfabatch / aws CLI", fmt.Sprintf("%.0f×", toolRate/cliRate), "", info},
+	}
+}
+
+func (b *bench) peerTool(n int) (usage, error) {
+	u, _, err := b.live("peer", n, 0, "--rps", "0")
+	return u, err
+}
+
+// peerCLI sends the same n tokens with one `aws` process each, one after
+// another, and sums their usage.
+func peerCLI(aws string, tokens *tokenMaker, n int) (usage, error) {
+	srv, err := startFake(0)
+	if err != nil {
+		return usage{}, err
+	}
+	defer srv.stop()
+	var total usage
+	for i := range n {
+		u, err := runChild(aws, "cognito-idp", "set-user-mfa-preference",
+			"--endpoint-url", srv.URL, "--region", "us-east-1",
+			"--access-token", tokens.token(i),
+			"--software-token-mfa-settings", "Enabled=true,PreferredMfa=true")
+		if err != nil {
+			return total, err
+		}
+		total.wall += u.wall
+		total.cpu += u.cpu
+	}
+	st, err := srv.stop()
+	if err == nil && st.Calls != n {
+		err = fmt.Errorf("the server got %d calls for %d rows", st.Calls, n)
+	}
+	return total, err
+}
+
+// commas formats n with thousands separators.
+func commas(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+func mib(bytes int64) string { return fmt.Sprintf("%.1f MiB", float64(bytes)/(1<<20)) }
+
+func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
