@@ -62,6 +62,15 @@ func (s *Settings) factors() [4]*Factor {
 	return [4]*Factor{&s.SMS, &s.SoftwareToken, &s.Email, &s.WebAuthn}
 }
 
+// pack is s in 16 bits, two a field, for the duplicate-user index.
+func (s Settings) pack() uint16 {
+	var v uint16
+	for _, f := range s.factors() {
+		v = v<<4 | uint16(f.Enabled)<<2 | uint16(f.Preferred)
+	}
+	return v
+}
+
 // WithDefaults takes d's block for every factor s leaves blank. A factor
 // the row sets any field of is the row's own, so a row that turns SMS off
 // is not made to prefer it by a default.
