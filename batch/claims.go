@@ -61,14 +61,14 @@ func (s *scanner) object(c *payloadClaims) bool {
 		return false
 	}
 	s.i++
-	return s.members(func(key string) bool { return s.claim(key, c) })
+	return s.members(func(key []byte) bool { return s.claim(key, c) })
 }
 
 // members reads an object's members, its '{' read, up to its '}': each
 // key, then member to read the value.
-func (s *scanner) members(member func(key string) bool) bool {
+func (s *scanner) members(member func(key []byte) bool) bool {
 	return s.list('}', func() bool {
-		key, ok := s.str()
+		key, ok := s.raw()
 		if !ok {
 			return false
 		}
@@ -108,9 +108,12 @@ func (s *scanner) list(end byte, item func() bool) bool {
 }
 
 // claim reads one member's value into c when c wants it.
-func (s *scanner) claim(key string, c *payloadClaims) bool {
+func (s *scanner) claim(raw []byte, c *payloadClaims) bool {
+	key := keyName(raw)
 	var dst *string
 	switch {
+	case key == "":
+		return s.value()
 	case strings.EqualFold(key, "iss"):
 		dst = &c.iss
 	case strings.EqualFold(key, "sub"):
@@ -189,7 +192,7 @@ func (s *scanner) nested() bool {
 	open := s.b[s.i]
 	s.i++
 	if open == '{' {
-		return s.members(func(string) bool { return s.value() })
+		return s.members(func([]byte) bool { return s.value() })
 	}
 	return s.list(']', s.value)
 }
@@ -233,57 +236,111 @@ func (s *scanner) number() bool {
 	return true
 }
 
-// str reads and checks a JSON string. The common string, plain ASCII
-// without escapes, is sliced as it is; any other is decoded by
-// encoding/json, for its exact handling of escapes and bad UTF-8.
+// claimKeys are the keys claim keeps, in the forms keyName returns.
+var claimKeys = []string{"iss", "sub", "username", "token_use", "scope", "exp"}
+
+// keyName is the claim a raw key (quotes included) names, or "" for any
+// other key; matching ignores case, as encoding/json's does.
+func keyName(raw []byte) string {
+	if len(raw) > 2 && raw[1] != '\\' && len(raw) <= 2+len("token_use") {
+		for _, k := range claimKeys {
+			if len(raw) == len(k)+2 && strings.EqualFold(string(raw[1:len(raw)-1]), k) {
+				return k
+			}
+		}
+	}
+	if !bytesHas(raw, '\\') && !bytesHasHigh(raw) {
+		return ""
+	}
+	// An escaped or non-ASCII key: decode it to compare, as encoding/json
+	// does (it folds case, Unicode included).
+	var k string
+	if json.Unmarshal(raw, &k) != nil {
+		return ""
+	}
+	for _, name := range claimKeys {
+		if strings.EqualFold(k, name) {
+			return name
+		}
+	}
+	return ""
+}
+
+func bytesHas(b []byte, c byte) bool {
+	for _, x := range b {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+func bytesHasHigh(b []byte) bool {
+	for _, x := range b {
+		if x >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+// str reads and checks a JSON string and returns its value.
 func (s *scanner) str() (string, bool) {
-	if s.peek() != '"' {
+	raw, ok := s.raw()
+	if !ok {
 		return "", false
+	}
+	if !bytesHas(raw, '\\') && !bytesHasHigh(raw) {
+		return string(raw[1 : len(raw)-1]), true
+	}
+	// Escapes and non-ASCII go through encoding/json, for its exact
+	// handling of escapes and bad UTF-8.
+	var v string
+	return v, json.Unmarshal(raw, &v) == nil
+}
+
+// raw reads and checks a JSON string, returning it as written, quotes
+// included, without copying.
+func (s *scanner) raw() ([]byte, bool) {
+	if s.peek() != '"' {
+		return nil, false
 	}
 	start := s.i
 	s.i++
-	plain := true
 	for s.i < len(s.b) {
 		c := s.b[s.i]
 		switch {
 		case c == '"':
 			s.i++
-			if plain {
-				return string(s.b[start+1 : s.i-1]), true
-			}
-			var v string
-			err := json.Unmarshal(s.b[start:s.i], &v)
-			return v, err == nil
+			return s.b[start:s.i], true
 		case c == '\\':
-			plain = false
 			s.i++
 			if s.i >= len(s.b) {
-				return "", false
+				return nil, false
 			}
 			switch s.b[s.i] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				s.i++
 			case 'u':
 				if s.i+5 > len(s.b) {
-					return "", false
+					return nil, false
 				}
 				for _, h := range s.b[s.i+1 : s.i+5] {
 					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
-						return "", false
+						return nil, false
 					}
 				}
 				s.i += 5
 			default:
-				return "", false
+				return nil, false
 			}
 		case c < 0x20:
-			return "", false
+			return nil, false
 		default:
 			if c >= 0x80 {
-				plain = false
-			}
+				}
 			s.i++
 		}
 	}
-	return "", false
+	return nil, false
 }

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // Token is a user's access token. It is a bearer secret, so formatting one
@@ -43,7 +44,7 @@ type Claims struct {
 // Fingerprint names a token without revealing it: the first 16 hex digits
 // of its SHA-256.
 func Fingerprint(t Token) string {
-	sum := sha256.Sum256([]byte(t))
+	sum := sha256.Sum256(bytesOf(string(t)))
 	return hex.EncodeToString(sum[:8])
 }
 
@@ -55,8 +56,15 @@ func ParseToken(t Token) (Claims, *RowError) { return parseToken(t, &issuers{}) 
 
 // issuers remembers the last issuer read: a manifest's tokens mostly come
 // from one pool, and parsing the issuer is most of a token's cost after
-// the JSON.
-type issuers struct{ iss, region, pool string }
+// the JSON. It also keeps a buffer for decoding, reused token after token.
+type issuers struct {
+	iss, region, pool string
+	buf               []byte
+}
+
+// bytesOf views s as bytes without copying, for functions that only read
+// their argument.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 func (is *issuers) parts(iss string) (region, pool string) {
 	if iss == is.iss && iss != "" {
@@ -67,7 +75,7 @@ func (is *issuers) parts(iss string) (region, pool string) {
 			region, pool = m[1], strings.Trim(u.Path, "/")
 		}
 	}
-	*is = issuers{iss, region, pool}
+	is.iss, is.region, is.pool = iss, region, pool
 	return region, pool
 }
 
@@ -87,14 +95,14 @@ func parseToken(t Token, is *issuers) (Claims, *RowError) {
 	if len(parts) != 3 {
 		return c, rowErr(CodeMalformedToken, "access_token is not a JWT: it has %d dot-separated parts, not 3", len(parts))
 	}
-	if err := decodePayload(parts[0], &payloadClaims{}); err != "" {
+	if err := is.decode(parts[0], &payloadClaims{}); err != "" {
 		return c, rowErr(CodeMalformedToken, "access_token is not a JWT: its header %s", err)
 	}
 	if parts[2] == "" {
 		return c, rowErr(CodeMalformedToken, "access_token is not a JWT: its signature is empty")
 	}
 	var p payloadClaims
-	if err := decodePayload(parts[1], &p); err != "" {
+	if err := is.decode(parts[1], &p); err != "" {
 		return c, rowErr(CodeMalformedToken, "access_token is not a JWT: its payload %s", err)
 	}
 	c.Issuer, c.Sub, c.Username = p.iss, p.sub, p.username
@@ -146,11 +154,12 @@ func hasScope(scopes, want string) bool {
 	return false
 }
 
-// decodePayload decodes a segment, the header or the payload, reading the
+// decode decodes a segment, the header or the payload, reading the
 // claims into c. It returns a description of the problem, never the
 // segment itself.
-func decodePayload(seg string, c *payloadClaims) string {
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(seg, "="))
+func (is *issuers) decode(seg string, c *payloadClaims) string {
+	raw, err := base64.RawURLEncoding.AppendDecode(is.buf[:0], bytesOf(strings.TrimRight(seg, "=")))
+	is.buf = raw
 	if err != nil {
 		return "is not base64url"
 	}
