@@ -338,7 +338,7 @@ func (s *scanner) raw() ([]byte, bool) {
 			return nil, false
 		default:
 			if c >= 0x80 {
-				}
+			}
 			s.i++
 		}
 	}
