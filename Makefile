@@ -39,7 +39,8 @@ bench: build
 # The engine's Go benchmarks, in process (BenchmarkRun, BenchmarkDryRun);
 # for pprof, run the line below with -cpuprofile cpu.out.
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchtime 5x ./batch
+	$(GO) test -run '^$$' -bench 'Run$$|DryRun$$' -benchtime 5x ./batch
+	$(GO) test -run '^$$' -bench 'AdaptivePacing' -benchtime 1x ./batch
 
 # A live rollout against a local Cognito emulator: needs moto_server on
 # PATH (pip install 'moto[server]'), no AWS account. DEMO_FLAGS=-keep keeps
