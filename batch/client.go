@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
@@ -80,24 +81,46 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// addExplicitBody rewrites SetUserMFAPreference bodies after the SDK's
+// addExplicitBody puts explicitSerializer in the place of the SDK's
 // serializer, which leaves out false booleans: the service reads a missing
 // field as false but emulators read an empty block as "no change", so the
 // body says false as the AWS CLI does.
 func addExplicitBody(stack *middleware.Stack) error {
-	return stack.Serialize.Insert(middleware.SerializeMiddlewareFunc("ExplicitMFABody",
-		func(ctx context.Context, in middleware.SerializeInput, next middleware.SerializeHandler) (middleware.SerializeOutput, middleware.Metadata, error) {
-			params, ok := in.Parameters.(*cip.SetUserMFAPreferenceInput)
-			req, isHTTP := in.Request.(*smithyhttp.Request)
-			if ok && isHTTP && params.AccessToken != nil {
-				r, err := req.SetStream(bytes.NewReader(Body(*params.AccessToken, params)))
-				if err != nil {
-					return middleware.SerializeOutput{}, middleware.Metadata{}, err
-				}
-				in.Request = r
-			}
-			return next.HandleSerialize(ctx, in)
-		}), "OperationSerializer", middleware.After)
+	es := &explicitSerializer{}
+	orig, err := stack.Serialize.Swap("OperationSerializer", es)
+	es.orig = orig
+	return err
+}
+
+// explicitSerializer writes a SetUserMFAPreference request as the AWS
+// JSON 1.1 protocol has it, with Body; other operations go to the SDK's
+// own serializer.
+type explicitSerializer struct {
+	orig middleware.SerializeMiddleware
+}
+
+func (*explicitSerializer) ID() string { return "OperationSerializer" }
+
+func (es *explicitSerializer) HandleSerialize(ctx context.Context, in middleware.SerializeInput, next middleware.SerializeHandler) (middleware.SerializeOutput, middleware.Metadata, error) {
+	params, ok := in.Parameters.(*cip.SetUserMFAPreferenceInput)
+	req, isHTTP := in.Request.(*smithyhttp.Request)
+	if !ok || !isHTTP || params.AccessToken == nil {
+		return es.orig.HandleSerialize(ctx, in, next)
+	}
+	if req.URL.Path == "" {
+		req.URL.Path = "/"
+	} else if !strings.HasSuffix(req.URL.Path, "/") {
+		req.URL.Path += "/"
+	}
+	req.Method = http.MethodPost
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", "AWSCognitoIdentityProviderService.SetUserMFAPreference")
+	r, err := req.SetStream(bytes.NewReader(Body(*params.AccessToken, params)))
+	if err != nil {
+		return middleware.SerializeOutput{}, middleware.Metadata{}, &smithy.SerializationError{Err: err}
+	}
+	in.Request = r
+	return next.HandleSerialize(ctx, in)
 }
 
 // Body is the JSON the tool sends for in, with token as the AccessToken:

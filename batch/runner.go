@@ -77,8 +77,11 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// flushEvery is how often finished rows are flushed to the sink.
+const flushEvery = 250 * time.Millisecond
+
 // Sink receives results as rows finish, from a single goroutine. Flush is
-// called whenever no other result is waiting, and at least every second.
+// called at least every flushEvery while rows come, and at the end.
 type Sink interface {
 	Write(Result) error
 	Flush() error
@@ -216,9 +219,29 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 		close(results)
 	}()
 	g.Go(func() error {
-		last := cfg.Now()
+		// Rows are flushed a few times a second, not one write each, so a
+		// crash loses at most the last fraction of a second.
+		tick := time.NewTicker(flushEvery)
+		defer tick.Stop()
+		dirty := false
 		watch := failureWatch{limit: cfg.MaxFailures}
-		for res := range results {
+		for {
+			var res Result
+			select {
+			case r, ok := <-results:
+				if !ok {
+					return sink.Flush()
+				}
+				res = r
+			case <-tick.C:
+				if dirty {
+					if err := sink.Flush(); err != nil {
+						return err
+					}
+					dirty = false
+				}
+				continue
+			}
 			sum.add(res)
 			if reason := watch.add(res); reason != "" && stop.Err() == nil {
 				cfg.Log.Warn("halting: rows not yet sent will not be", "reason", reason)
@@ -230,14 +253,8 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 			if cfg.OnResult != nil {
 				cfg.OnResult(res)
 			}
-			if len(results) == 0 || cfg.Now().Sub(last) >= time.Second {
-				if err := sink.Flush(); err != nil {
-					return err
-				}
-				last = cfg.Now()
-			}
+			dirty = true
 		}
-		return sink.Flush()
 	})
 	err := g.Wait()
 	sum.Workers = pool.workers()
