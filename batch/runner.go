@@ -621,6 +621,9 @@ func answered(out *cip.SetUserMFAPreferenceOutput) (status int, requestID string
 // characters of it is withheld.
 func scrub(msg, token, fingerprint string) string {
 	const piece = 16
+	if msg == "" {
+		return msg
+	}
 	if token != "" {
 		msg = strings.ReplaceAll(msg, token, redacted(fingerprint))
 	}
