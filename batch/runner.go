@@ -159,9 +159,9 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 		defer producers.Done()
 		defer close(jobs)
 		p := producer{cfg: cfg, start: start, sum: sum, pacers: map[string]*pacer{}}
-		rows := readRows(m, gctx)
+		rows := readRows(m, cfg.Shard, gctx)
 		for {
-			row, err := nextRow(rows, stop, gctx)
+			r, err := nextRow(rows, stop, gctx)
 			if err == io.EOF || errors.Is(err, errStopped) || gctx.Err() != nil {
 				return nil
 			}
@@ -169,10 +169,7 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 				readErr = err
 				return nil
 			}
-			if !cfg.Shard.Has(row.N) {
-				continue
-			}
-			j, res := p.prepare(row)
+			j, res := p.prepare(r)
 			switch {
 			case j == nil:
 				if !send(res) {
@@ -277,17 +274,30 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 	return sum, nil
 }
 
-// readRows reads m in its own goroutine, so that a stopped run need not
-// wait on a manifest that blocks (a pipe nobody closes). The goroutine ends
-// when m does, or when it is read no more and m next returns.
-func readRows(m Manifest, gctx context.Context) <-chan rowOrErr {
-	rows := make(chan rowOrErr, 64)
+// readRows reads the shard's rows of m in its own goroutine, so that a
+// stopped run need not wait on a manifest that blocks (a pipe nobody
+// closes), and reads each row's token there too, which spreads a row's work
+// over two cores. The goroutine ends when m does, or when it is read no
+// more and m next returns.
+func readRows(m Manifest, shard Shard, gctx context.Context) <-chan readRow {
+	rows := make(chan readRow, 64)
 	go func() {
 		defer close(rows)
+		is := &issuers{}
 		for {
 			row, err := m.Next()
+			if err == nil && !shard.Has(row.N) {
+				continue
+			}
+			r := readRow{row: row, err: err}
+			if err == nil {
+				r.claims, r.tokenErr = parseToken(row.Token, is)
+				if row.Token != "" {
+					r.fingerprint = Fingerprint(row.Token)
+				}
+			}
 			select {
-			case rows <- rowOrErr{row, err}:
+			case rows <- r:
 			case <-gctx.Done():
 				return
 			}
@@ -299,9 +309,13 @@ func readRows(m Manifest, gctx context.Context) <-chan rowOrErr {
 	return rows
 }
 
-type rowOrErr struct {
-	row Row
-	err error
+// readRow is a row as read, with what its token says.
+type readRow struct {
+	row         Row
+	err         error
+	claims      Claims
+	tokenErr    *RowError
+	fingerprint string
 }
 
 // stopGrace is how long a stopped run waits for the manifest's next row
@@ -311,7 +325,7 @@ const stopGrace = time.Second
 
 // nextRow returns the next row, or io.EOF when the manifest has ended or
 // stop has ended and the manifest has gone quiet.
-func nextRow(rows <-chan rowOrErr, stop, gctx context.Context) (Row, error) {
+func nextRow(rows <-chan readRow, stop, gctx context.Context) (readRow, error) {
 	stopped := stop.Done()
 	var quiet <-chan time.Time
 	for {
@@ -323,14 +337,14 @@ func nextRow(rows <-chan rowOrErr, stop, gctx context.Context) (Row, error) {
 		select {
 		case r, ok := <-rows:
 			if !ok {
-				return Row{}, io.EOF
+				return readRow{}, io.EOF
 			}
-			return r.row, r.err
+			return r, r.err
 		case <-stopped:
 		case <-quiet:
-			return Row{}, io.EOF
+			return readRow{}, io.EOF
 		case <-gctx.Done():
-			return Row{}, gctx.Err()
+			return readRow{}, gctx.Err()
 		}
 	}
 }
@@ -359,25 +373,21 @@ func notSent(stop context.Context, res Result, now time.Time) Result {
 // producer checks rows in manifest order. It alone owns the duplicate
 // index and the limiters, so neither needs a lock.
 type producer struct {
-	cfg     Config
-	start   time.Time
-	sum     *Summary
-	seen    map[userKey]seenUser
-	seed    maphash.Seed
-	issuers issuers
-	pacers  map[string]*pacer
-	queued  map[string]int // rows per region so far, for the dry run's estimate
+	cfg    Config
+	start  time.Time
+	sum    *Summary
+	seen   map[userKey]seenUser
+	seed   maphash.Seed
+	pacers map[string]*pacer
+	queued map[string]int // rows per region so far, for the dry run's estimate
 }
 
 // prepare checks a row. It returns a job to send, or the row's final
 // Result when there is nothing to send.
-func (p *producer) prepare(row Row) (*job, Result) {
+func (p *producer) prepare(r readRow) (*job, Result) {
+	row, claims, rerr := r.row, r.claims, r.tokenErr
 	now := p.cfg.Now()
-	res := Result{Row: row.N, ID: row.ID, StartedAt: now.UTC()}
-	if row.Token != "" {
-		res.TokenSHA256 = Fingerprint(row.Token)
-	}
-	claims, rerr := parseToken(row.Token, &p.issuers)
+	res := Result{Row: row.N, ID: row.ID, StartedAt: now.UTC(), TokenSHA256: r.fingerprint}
 	res.Username, res.Sub, res.Region, res.pool = claims.Username, claims.Sub, claims.Region, claims.Pool
 	if row.Err != nil {
 		res.fail(StatusInvalid, row.Err)
