@@ -24,6 +24,13 @@ const (
 	floorFraction = 0.01
 )
 
+// margin is how far under --rps calls leave: the service counts calls as
+// they arrive, and delivery jitter of a few milliseconds could otherwise put
+// one more than --rps + --burst into some second at the service.
+const margin = 0.01
+
+func paced(rps float64) rate.Limit { return rate.Limit(rps * (1 - margin)) }
+
 // pacer is a region's limiter, and, when adaptive, what steers its rate.
 type pacer struct {
 	region  string
@@ -45,7 +52,7 @@ type pacer struct {
 func newPacer(cfg Config, region string) *pacer {
 	limit := rate.Inf
 	if cfg.RPS > 0 {
-		limit = rate.Limit(cfg.RPS)
+		limit = paced(cfg.RPS)
 	}
 	return &pacer{
 		region:   region,
@@ -95,7 +102,7 @@ func (p *pacer) steer(now time.Time) {
 			p.log.Info("throttled: slowing down", "region", p.region, "throttled_calls", p.throttled, "succeeded_calls", p.succeeded, "rps", math.Round(next*10)/10)
 		}
 		p.current = next
-		p.limiter.SetLimitAt(now, rate.Limit(next))
+		p.limiter.SetLimitAt(now, paced(next))
 	}
 	p.since, p.succeeded, p.throttled = now, 0, 0
 }

@@ -15,11 +15,15 @@ const (
 	unlimitedWorkers = 32
 	// headroom over Little's law, for latency that varies.
 	headroom = 1.5
+	// startLatency is the latency assumed before any is seen, so that the
+	// rate holds from the first second: Cognito answers in about this.
+	startLatency = 100 * time.Millisecond
 )
 
 // pool sizes the worker pool. With Config.Workers set it is fixed; with
-// auto it starts small and grows, by Little's law, to keep enough calls in
-// flight to sustain the configured rate at the latency actually seen.
+// auto it starts as the rate needs at a typical latency and grows, by
+// Little's law, to keep enough calls in flight to sustain the configured
+// rate at the latency actually seen.
 type pool struct {
 	start int
 	auto  bool
@@ -34,7 +38,7 @@ func newPool(cfg Config) *pool {
 	p := &pool{start: cfg.Workers, size: cfg.Workers}
 	if cfg.Workers == 0 {
 		p.auto, p.rps = true, cfg.RPS
-		p.start = MinAutoWorkers
+		p.start = WorkersFor(cfg.RPS, startLatency)
 		if cfg.RPS == 0 {
 			p.start = unlimitedWorkers
 		}
