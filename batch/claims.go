@@ -6,11 +6,13 @@ import (
 	"strings"
 )
 
-// payloadClaims are the JWT payload claims the tool reads.
+// payloadClaims are the JWT payload claims the tool reads. iss, tokenUse
+// and scope may view the scanned bytes: use them before the next scan.
 type payloadClaims struct {
-	iss, sub, username, tokenUse string
-	scope                        *string
-	exp                          *float64
+	sub, username        string
+	iss, tokenUse, scope []byte
+	hasScope             bool // a scope claim, null aside, was present
+	exp                  *float64
 }
 
 // scanClaims reads payloadClaims from a JWT payload. It accepts exactly
@@ -111,24 +113,25 @@ func (s *scanner) list(end byte, item func() bool) bool {
 func (s *scanner) claim(raw []byte, c *payloadClaims) bool {
 	key := keyName(raw)
 	var dst *string
+	var view *[]byte
 	switch {
 	case key == "":
 		return s.value()
 	case strings.EqualFold(key, "iss"):
-		dst = &c.iss
+		view = &c.iss
 	case strings.EqualFold(key, "sub"):
 		dst = &c.sub
 	case strings.EqualFold(key, "username"):
 		dst = &c.username
 	case strings.EqualFold(key, "token_use"):
-		dst = &c.tokenUse
+		view = &c.tokenUse
 	case strings.EqualFold(key, "scope"):
 		if s.null() {
-			c.scope = nil
+			c.scope, c.hasScope = nil, false
 			return true
 		}
-		v, ok := s.str()
-		c.scope = &v
+		v, ok := s.bytes()
+		c.scope, c.hasScope = v, true
 		return ok
 	case strings.EqualFold(key, "exp"):
 		if s.null() {
@@ -147,6 +150,11 @@ func (s *scanner) claim(raw []byte, c *payloadClaims) bool {
 	}
 	if s.null() {
 		return true // null leaves a string as it was, as in encoding/json
+	}
+	if view != nil {
+		v, ok := s.bytes()
+		*view = v
+		return ok
 	}
 	v, ok := s.str()
 	*dst = v
@@ -297,6 +305,21 @@ func (s *scanner) str() (string, bool) {
 	// handling of escapes and bad UTF-8.
 	var v string
 	return v, json.Unmarshal(raw, &v) == nil
+}
+
+// bytes reads a JSON string's value like str, as a view of the scanned
+// bytes when it has no escapes or non-ASCII, so nothing is copied.
+func (s *scanner) bytes() ([]byte, bool) {
+	raw, ok := s.raw()
+	if !ok {
+		return nil, false
+	}
+	if !bytesHas(raw, '\\') && !bytesHasHigh(raw) {
+		return raw[1 : len(raw)-1], true
+	}
+	var v string
+	err := json.Unmarshal(raw, &v)
+	return []byte(v), err == nil
 }
 
 // raw reads and checks a JSON string, returning it as written, quotes

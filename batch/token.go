@@ -66,17 +66,20 @@ type issuers struct {
 // their argument.
 func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
-func (is *issuers) parts(iss string) (region, pool string) {
-	if iss == is.iss && iss != "" {
-		return is.region, is.pool
+// parts returns the issuer as a string, the same string as last time when
+// it is the same issuer, with its region and pool.
+func (is *issuers) parts(raw []byte) (iss, region, pool string) {
+	if string(raw) == is.iss && len(raw) > 0 {
+		return is.iss, is.region, is.pool
 	}
+	iss = string(raw)
 	if u, err := url.Parse(iss); err == nil && u.Scheme == "https" {
 		if m := issuerHost.FindStringSubmatch(u.Host); m != nil {
 			region, pool = m[1], strings.Trim(u.Path, "/")
 		}
 	}
 	is.iss, is.region, is.pool = iss, region, pool
-	return region, pool
+	return iss, region, pool
 }
 
 func parseToken(t Token, is *issuers) (Claims, *RowError) {
@@ -105,19 +108,19 @@ func parseToken(t Token, is *issuers) (Claims, *RowError) {
 	if err := is.decode(parts[1], &p); err != "" {
 		return c, rowErr(CodeMalformedToken, "access_token is not a JWT: its payload %s", err)
 	}
-	c.Issuer, c.Sub, c.Username = p.iss, p.sub, p.username
-	c.Region, c.Pool = is.parts(p.iss)
+	c.Issuer, c.Region, c.Pool = is.parts(p.iss)
+	c.Sub, c.Username = p.sub, p.username
 	if p.exp == nil || math.IsNaN(*p.exp) || *p.exp < 0 || *p.exp > 1<<40 {
 		return c, rowErr(CodeMalformedToken, "access_token has no valid exp claim")
 	}
 	c.Exp = time.Unix(int64(*p.exp), 0).UTC()
-	if p.tokenUse != "access" {
-		if p.tokenUse == "id" {
+	if string(p.tokenUse) != "access" {
+		if string(p.tokenUse) == "id" {
 			return c, rowErr(CodeNotAccessToken, "this is an ID token (token_use \"id\"): SetUserMFAPreference needs the user's access token")
 		}
-		return c, rowErr(CodeNotAccessToken, "token_use is %q, not \"access\"", p.tokenUse)
+		return c, rowErr(CodeNotAccessToken, "token_use is %q, not \"access\"", string(p.tokenUse))
 	}
-	if p.scope != nil && !hasScope(*p.scope, adminScope) {
+	if p.hasScope && !hasScope(p.scope, adminScope) {
 		return c, rowErr(CodeMissingScope, "the token's scope lacks %s, which SetUserMFAPreference needs: request it in the app client's OAuth scopes", adminScope)
 	}
 	if p.sub == "" {
@@ -145,13 +148,26 @@ func indexNotBase64URL(s string) int {
 	return -1
 }
 
-func hasScope(scopes, want string) bool {
-	for _, s := range strings.Fields(scopes) {
-		if s == want {
+// hasScope reports whether want is one of the space-separated scopes.
+func hasScope(scopes []byte, want string) bool {
+	for len(scopes) > 0 {
+		i := 0
+		for i < len(scopes) && !isSpace(scopes[i]) {
+			i++
+		}
+		if string(scopes[:i]) == want {
 			return true
 		}
+		for i < len(scopes) && isSpace(scopes[i]) {
+			i++
+		}
+		scopes = scopes[i:]
 	}
 	return false
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
 // decode decodes a segment, the header or the payload, reading the
