@@ -108,3 +108,8 @@ func poolWideError(code, msg string) bool {
 	m := strings.ToLower(msg)
 	return code == "InvalidParameterException" && (strings.Contains(m, "pool") || strings.Contains(m, "configur"))
 }
+
+// HaltError is a run stopped by its failure threshold.
+type HaltError struct{ Reason string }
+
+func (e *HaltError) Error() string { return "halted: " + e.Reason }
