@@ -14,13 +14,6 @@ import (
 	"github.com/mfabatch/mfabatch/batch"
 )
 
-// Writer writes one report row per Result. Write buffers; Flush pushes
-// what is buffered to the underlying writer.
-type Writer interface {
-	Write(batch.Result) error
-	Flush() error
-}
-
 // Columns are the report's columns, in order.
 var Columns = []string{
 	"row", "id", "username", "sub", "region", "token_sha256", "status",
@@ -101,7 +94,8 @@ func (r *rows) Flush() error {
 	return err
 }
 
-// CSV writes the report as CSV with a header row.
+// CSV writes the report as CSV with a header row. It is a batch.Sink:
+// Write buffers whole rows, Flush writes them out.
 type CSV struct {
 	rows
 	w *gocsv.SafeCSVWriter

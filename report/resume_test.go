@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mfabatch/mfabatch/batch"
 	"github.com/mfabatch/mfabatch/report"
 )
 
@@ -12,7 +13,7 @@ import (
 func written(t *testing.T, jsonl bool) string {
 	t.Helper()
 	var b bytes.Buffer
-	var w report.Writer
+	var w batch.Sink
 	if jsonl {
 		w = report.NewJSONL(&b)
 	} else {
