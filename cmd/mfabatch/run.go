@@ -294,7 +294,7 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 		r.Config.AlreadyDone = done.Has
 	}
 	if !f.dryRun && path != "-" {
-		if manifest, err = plan(ctx, r.Config, f, path, manifest, stderr); err != nil {
+		if err := plan(ctx, r.Config, f, path, manifest, stderr); err != nil {
 			closeOut()
 			return nil, err
 		}
@@ -455,46 +455,43 @@ func newReportWriter(out io.Writer, format, path string) (batch.Sink, error) {
 
 // plan says, before anything is sent, how many rows a run from a file will
 // send, how long that takes at --rps, and how many tokens will expire
-// before their turn: a dry run of the same rows. It returns the manifest
-// to run, read afresh.
-func plan(ctx context.Context, cfg batch.Config, f *runFlags, path string, m batch.Manifest, stderr io.Writer) (batch.Manifest, error) {
-	var again func() (batch.Manifest, func(), error)
-	if rows, ok := m.(*batch.Rows); ok {
-		again = func() (batch.Manifest, func(), error) { return rows.Again(), func() {}, nil }
-	} else {
-		again = func() (batch.Manifest, func(), error) {
-			fh, err := os.Open(path)
-			if err != nil {
-				return nil, nil, fmt.Errorf("cannot read the manifest: %w", err)
-			}
-			m, err := readManifest(fh, path, f.format)
-			if err != nil {
-				fh.Close()
-				return nil, nil, err
-			}
-			return m, func() {
-				if c, ok := m.(io.Closer); ok {
-					c.Close()
-				}
-				fh.Close()
-			}, nil
-		}
-	}
-	pm, done, err := again()
+// before their turn: a dry run of the same rows.
+func plan(ctx context.Context, cfg batch.Config, f *runFlags, path string, m batch.Manifest, stderr io.Writer) error {
+	pm, done, err := secondReader(f, path, m)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	defer done()
 	cfg.DryRun, cfg.Log, cfg.OnResult = true, nil, nil
 	sum, err := (&batch.Runner{Config: cfg}).Run(ctx, pm, discard{})
-	done()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	fmt.Fprintln(stderr, report.PlanLine(sum))
+	return nil
+}
+
+// secondReader reads the manifest again, leaving m unread: rows held in
+// memory from the start, a file from a second open.
+func secondReader(f *runFlags, path string, m batch.Manifest) (batch.Manifest, func(), error) {
 	if rows, ok := m.(*batch.Rows); ok {
-		return rows.Again(), nil
+		return rows.Again(), func() {}, nil
 	}
-	return m, nil
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot read the manifest: %w", err)
+	}
+	pm, err := readManifest(fh, path, f.format)
+	if err != nil {
+		fh.Close()
+		return nil, nil, err
+	}
+	return pm, func() {
+		if c, ok := pm.(io.Closer); ok {
+			c.Close()
+		}
+		fh.Close()
+	}, nil
 }
 
 // discard is a report sink that keeps nothing.
