@@ -23,7 +23,7 @@ lint:
 # Each fuzz target in turn (go test -fuzz takes one at a time); a failing
 # input is kept in batch/testdata/fuzz.
 FUZZTIME ?= 30s
-FUZZ_TARGETS := FuzzCSVManifest FuzzJSONLManifest FuzzParseFactor FuzzParseToken FuzzScanClaims
+FUZZ_TARGETS := FuzzCSVManifest FuzzJSONLManifest FuzzParseFactor FuzzParseToken FuzzScanClaims FuzzTokenSegments
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $$t"; \

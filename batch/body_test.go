@@ -4,12 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/mfabatch/mfabatch/batch"
 	"github.com/mfabatch/mfabatch/batch/cognitotest"
@@ -340,6 +345,62 @@ func TestNewClientChecksEndpoint(t *testing.T) {
 			}
 			if !errors.Is(err, batch.ErrUnsafeEndpoint) {
 				t.Errorf("NewClient error = %v, want ErrUnsafeEndpoint", err)
+			}
+		})
+	}
+}
+
+// TestNewClientReadsAnswersAsTheSDKDoes gives the tool's client and the
+// SDK alone the same answers: the tool reads the usual empty object itself
+// and must agree with the SDK on every other body, and on errors.
+func TestNewClientReadsAnswersAsTheSDKDoes(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		ok     bool
+	}{
+		{"empty object", 200, `{}`, true},
+		{"empty object with spaces", 200, " {  }\n", true},
+		{"object with an unknown field", 200, `{"Extra":1}`, true},
+		{"object longer than the quick look", 200, `{"Extra":"` + strings.Repeat("x", 200) + `"}`, true},
+		{"empty body", 200, ``, true},
+		{"not JSON", 200, `<html>`, false},
+		{"cut short", 200, `{`, false},
+		{"an array", 200, `[]`, false},
+		{"error", 400, `{"__type":"NotAuthorizedException","message":"Access Token has been revoked"}`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+				w.Header().Set("X-Amzn-Requestid", "req-1")
+				w.WriteHeader(tc.status)
+				io.WriteString(w, tc.body)
+			}))
+			defer srv.Close()
+			client, err := batch.NewClient(aws.Config{Region: "us-east-1"}, srv.URL, 1)
+			if err != nil {
+				t.Fatalf("NewClient: %v", err)
+			}
+			in := &cip.SetUserMFAPreferenceInput{
+				AccessToken:    aws.String(cognitotest.Token(cognitotest.Claims{Username: "alice"})),
+				SMSMfaSettings: &types.SMSMfaSettingsType{Enabled: true},
+			}
+			out, err := client.SetUserMFAPreference(context.Background(), in)
+			_, sdkErr := sdkOnlyClient(srv.URL).SetUserMFAPreference(context.Background(), in)
+			if (err == nil) != tc.ok || (sdkErr == nil) != tc.ok {
+				t.Fatalf("the tool's client: %v; the SDK alone: %v; want success %v", err, sdkErr, tc.ok)
+			}
+			if err != nil {
+				var te, se smithy.APIError
+				if errors.As(err, &te) != errors.As(sdkErr, &se) || te != nil && (te.ErrorCode() != se.ErrorCode() || te.ErrorMessage() != se.ErrorMessage()) {
+					t.Errorf("the tool's client: %v; the SDK alone: %v", err, sdkErr)
+				}
+				return
+			}
+			if id, _ := awsmiddleware.GetRequestIDMetadata(out.ResultMetadata); id != "req-1" {
+				t.Errorf("request id = %q, want req-1", id)
 			}
 		})
 	}

@@ -57,20 +57,52 @@ func (s *scanner) peek() byte {
 	return 0
 }
 
-// object reads the top-level object, keeping the claims c wants.
+// object reads the top-level object, keeping the claims c wants. It is
+// members and list written out, without their calls through closures:
+// this loop runs for every claim of every token.
 func (s *scanner) object(c *payloadClaims) bool {
 	if s.peek() != '{' {
 		return false
 	}
 	s.i++
-	return s.members(func(key []byte) bool { return s.claim(key, c) })
+	s.ws()
+	if s.peek() == '}' {
+		s.i++
+		return true
+	}
+	for {
+		s.ws()
+		key, plain, ok := s.raw()
+		if !ok {
+			return false
+		}
+		s.ws()
+		if s.peek() != ':' {
+			return false
+		}
+		s.i++
+		s.ws()
+		if !s.claim(keyName(key, plain), c) {
+			return false
+		}
+		s.ws()
+		switch s.peek() {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return true
+		default:
+			return false
+		}
+	}
 }
 
 // members reads an object's members, its '{' read, up to its '}': each
 // key, then member to read the value.
 func (s *scanner) members(member func(key []byte) bool) bool {
 	return s.list('}', func() bool {
-		key, ok := s.raw()
+		key, _, ok := s.raw()
 		if !ok {
 			return false
 		}
@@ -109,9 +141,9 @@ func (s *scanner) list(end byte, item func() bool) bool {
 	}
 }
 
-// claim reads one member's value into c when c wants it.
-func (s *scanner) claim(raw []byte, c *payloadClaims) bool {
-	key := keyName(raw)
+// claim reads the value of the member named key (see keyName) into c
+// when c wants it.
+func (s *scanner) claim(key string, c *payloadClaims) bool {
 	var dst *string
 	var view *[]byte
 	switch {
@@ -174,7 +206,7 @@ func (s *scanner) null() bool {
 func (s *scanner) value() bool {
 	switch c := s.peek(); {
 	case c == '"':
-		_, ok := s.str()
+		_, _, ok := s.raw()
 		return ok
 	case c == '{' || c == '[':
 		return s.nested()
@@ -247,17 +279,19 @@ func (s *scanner) number() bool {
 // claimKeys are the keys claim keeps, in the forms keyName returns.
 var claimKeys = []string{"iss", "sub", "username", "token_use", "scope", "exp"}
 
-// keyName is the claim a raw key (quotes included) names, or "" for any
-// other key; matching ignores case, as encoding/json's does.
-func keyName(raw []byte) string {
-	if len(raw) > 2 && raw[1] != '\\' && len(raw) <= 2+len("token_use") {
+// keyName is the claim a raw key (quotes included, plain as raw says)
+// names, or "" for any other key; matching ignores case, as
+// encoding/json's does.
+func keyName(raw []byte, plain bool) string {
+	if plain {
+		if len(raw) > 2+len("token_use") {
+			return ""
+		}
 		for _, k := range claimKeys {
 			if len(raw) == len(k)+2 && strings.EqualFold(string(raw[1:len(raw)-1]), k) {
 				return k
 			}
 		}
-	}
-	if !bytesHas(raw, '\\') && !bytesHasHigh(raw) {
 		return ""
 	}
 	// An escaped or non-ASCII key: decode it to compare, as encoding/json
@@ -274,31 +308,13 @@ func keyName(raw []byte) string {
 	return ""
 }
 
-func bytesHas(b []byte, c byte) bool {
-	for _, x := range b {
-		if x == c {
-			return true
-		}
-	}
-	return false
-}
-
-func bytesHasHigh(b []byte) bool {
-	for _, x := range b {
-		if x >= 0x80 {
-			return true
-		}
-	}
-	return false
-}
-
 // str reads and checks a JSON string and returns its value.
 func (s *scanner) str() (string, bool) {
-	raw, ok := s.raw()
+	raw, plain, ok := s.raw()
 	if !ok {
 		return "", false
 	}
-	if !bytesHas(raw, '\\') && !bytesHasHigh(raw) {
+	if plain {
 		return string(raw[1 : len(raw)-1]), true
 	}
 	// Escapes and non-ASCII go through encoding/json, for its exact
@@ -310,11 +326,11 @@ func (s *scanner) str() (string, bool) {
 // bytes reads a JSON string's value like str, as a view of the scanned
 // bytes when it has no escapes or non-ASCII, so nothing is copied.
 func (s *scanner) bytes() ([]byte, bool) {
-	raw, ok := s.raw()
+	raw, plain, ok := s.raw()
 	if !ok {
 		return nil, false
 	}
-	if !bytesHas(raw, '\\') && !bytesHasHigh(raw) {
+	if plain {
 		return raw[1 : len(raw)-1], true
 	}
 	var v string
@@ -322,48 +338,69 @@ func (s *scanner) bytes() ([]byte, bool) {
 	return []byte(v), err == nil
 }
 
-// raw reads and checks a JSON string, returning it as written, quotes
-// included, without copying.
-func (s *scanner) raw() ([]byte, bool) {
-	if s.peek() != '"' {
-		return nil, false
+// strStop marks the bytes that end a run of plain characters in a JSON
+// string: the closing quote, a backslash, control characters and
+// non-ASCII.
+var strStop = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
 	}
+	for c := 0x80; c < 0x100; c++ {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
+// raw reads and checks a JSON string, returning it as written, quotes
+// included, without copying. plain means it has no escapes and no
+// non-ASCII bytes, so its value is the bytes between the quotes.
+func (s *scanner) raw() (raw []byte, plain, ok bool) {
+	if s.peek() != '"' {
+		return nil, false, false
+	}
+	b := s.b
 	start := s.i
-	s.i++
-	for s.i < len(s.b) {
-		c := s.b[s.i]
+	plain = true
+	i := s.i + 1
+	for i < len(b) {
+		c := b[i]
+		if !strStop[c] {
+			i++
+			continue
+		}
 		switch {
 		case c == '"':
-			s.i++
-			return s.b[start:s.i], true
+			s.i = i + 1
+			return b[start:s.i], plain, true
+		case c >= 0x80:
+			plain = false
+			i++
 		case c == '\\':
-			s.i++
-			if s.i >= len(s.b) {
-				return nil, false
+			plain = false
+			i++
+			if i >= len(b) {
+				return nil, false, false
 			}
-			switch s.b[s.i] {
+			switch b[i] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				s.i++
+				i++
 			case 'u':
-				if s.i+5 > len(s.b) {
-					return nil, false
+				if i+5 > len(b) {
+					return nil, false, false
 				}
-				for _, h := range s.b[s.i+1 : s.i+5] {
+				for _, h := range b[i+1 : i+5] {
 					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
-						return nil, false
+						return nil, false, false
 					}
 				}
-				s.i += 5
+				i += 5
 			default:
-				return nil, false
+				return nil, false, false
 			}
-		case c < 0x20:
-			return nil, false
-		default:
-			if c >= 0x80 {
-			}
-			s.i++
+		default: // a control character
+			return nil, false, false
 		}
 	}
-	return nil, false
+	return nil, false, false
 }

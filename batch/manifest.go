@@ -180,7 +180,7 @@ func ReadCSV(r io.Reader) (*CSV, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &CSV{rows: make(chan fields), errc: make(chan error, 1), stop: make(chan struct{})}
+	m := &CSV{rows: make(chan fields, rowBuffer), errc: make(chan error, 1), stop: make(chan struct{})}
 	dec := &csvDecoder{r: cr, header: names, stop: m.stop, limit: limit}
 	go func() {
 		m.errc <- gocsv.UnmarshalDecoderToChan(dec, m.rows)

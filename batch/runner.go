@@ -71,6 +71,11 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// rowBuffer is how many rows each stage of the pipeline may hold for the
+// next: enough that the stages run side by side on separate cores rather
+// than taking turns, a row at a time.
+const rowBuffer = 256
+
 // flushEvery is how often finished rows are flushed to the sink.
 const flushEvery = 250 * time.Millisecond
 
@@ -112,7 +117,7 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 
 	pool := newPool(cfg)
 	jobs := make(chan *job, pool.start)
-	results := make(chan Result, pool.start)
+	results := make(chan Result, max(pool.start, rowBuffer))
 	send := func(res Result) bool {
 		select {
 		case results <- res:
@@ -252,7 +257,7 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 // over two cores. The goroutine ends when m does, or when it is read no
 // more and m next returns.
 func readRows(m Manifest, shard Shard, gctx context.Context) <-chan readRow {
-	rows := make(chan readRow, 64)
+	rows := make(chan readRow, rowBuffer)
 	go func() {
 		defer close(rows)
 		is := &issuers{}
