@@ -165,6 +165,13 @@ func (s *Server) MaxInWindow(d time.Duration) int {
 	return maxInWindow(len(s.calls), func(i int) time.Time { return s.calls[i].At }, d)
 }
 
+// MaxInWindow returns the most of the ascending times that lie within any
+// half-open window of length d: the same count as Server.MaxInWindow, for
+// times taken elsewhere.
+func MaxInWindow(times []time.Time, d time.Duration) int {
+	return maxInWindow(len(times), func(i int) time.Time { return times[i] }, d)
+}
+
 // maxInWindow returns the most of n ascending times, at(0) ≤ at(1) ≤ ...,
 // that lie within any half-open window of length d.
 func maxInWindow(n int, at func(int) time.Time, d time.Duration) int {

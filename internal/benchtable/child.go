@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,10 +22,24 @@ type usage struct {
 // runChild runs name with args to completion and returns its usage. A
 // non-zero exit is an error that quotes the end of the child's output.
 func runChild(name string, args ...string) (usage, error) {
+	return runChildLogging("", name, args...)
+}
+
+// runChildLogging is runChild with the child's standard error written to
+// the file logPath, unless it is "".
+func runChildLogging(logPath, name string, args ...string) (usage, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Env = childEnv()
 	out := &tail{max: 2048}
 	cmd.Stdout, cmd.Stderr = out, out
+	if logPath != "" {
+		f, err := os.Create(logPath)
+		if err != nil {
+			return usage{}, err
+		}
+		defer f.Close()
+		cmd.Stderr = io.MultiWriter(f, out)
+	}
 	start := time.Now()
 	err := cmd.Run()
 	wall := time.Since(start)

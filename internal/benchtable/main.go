@@ -198,13 +198,19 @@ func reportPath(manifest string) string {
 // runTool runs `mfabatch run` over manifest with the report going to a
 // file, sending to endpoint unless it is "" (a dry run sends nothing).
 func (b *bench) runTool(endpoint, manifest string, flags ...string) (usage, error) {
+	return b.runToolLogging("", endpoint, manifest, flags...)
+}
+
+// runToolLogging is runTool with the tool's log written to logPath, unless
+// it is "".
+func (b *bench) runToolLogging(logPath, endpoint, manifest string, flags ...string) (usage, error) {
 	args := []string{"run", "--region", "us-east-1", "--report", reportPath(manifest)}
 	if endpoint != "" {
 		args = append(args, "--endpoint-url", endpoint)
 	}
 	args = append(args, flags...)
 	args = append(args, manifest)
-	return runChild(b.bin, args...)
+	return runChildLogging(logPath, b.bin, args...)
 }
 
 // machine describes where the table was measured.
