@@ -121,8 +121,11 @@ CPU and peak RSS are the mfabatch process's own (its rusage); the fake
 Cognito runs in a process of its own, on the same cores. On Linux a child's
 peak RSS starts from its parent's at the fork: the harness peaked at %s,
 so no figure above can read lower. Rates and windows are timed at the
-server, on arrival: a limiter exact at dispatch can still show a window a
-few calls over --rps + --burst when arrivals jitter.
+server, on arrival, which is what a quota counts; "as sent" counts the
+same calls where they left the tool (its debug log), so a window over
+--rps + --burst at the server alone is delivery jitter, not the limiter.
+Overhead is the median of three runs: other work on a shared machine only
+ever adds to a run's time and CPU.
 `, mib(selfPeakRSS()))
 }
 
