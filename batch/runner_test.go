@@ -575,3 +575,32 @@ func TestQuotedTokenIsRedactedInMessages(t *testing.T) {
 		t.Errorf("message %q, want %q", r.ErrorMessage, want)
 	}
 }
+
+// TestConnectionsAreReused checks that calls share kept-alive connections:
+// a row costs no new connection (and, against the service, no TLS
+// handshake). At the start workers may race to dial, so up to two per
+// worker is allowed, but never one per row.
+func TestConnectionsAreReused(t *testing.T) {
+	const rows, workers = 600, 8
+	srv := cognitotest.NewServer(nil)
+	t.Cleanup(srv.Close)
+	client, err := batch.NewClient(awsConfig(), srv.URL, workers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := manifest(t, rows, nil)
+	cfg := fastConfig()
+	cfg.Workers = workers
+	sink := &collect{}
+	if _, err := (&batch.Runner{Client: client, Config: cfg}).Run(context.Background(), m, sink); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	for _, r := range sink.byRow(t, rows) {
+		if r.Status != batch.StatusSucceeded {
+			t.Fatalf("row %d: %s %s", r.Row, r.Status, r.ErrorMessage)
+		}
+	}
+	if n := srv.Connections(); n > 2*workers {
+		t.Errorf("%d rows with %d workers opened %d connections, want at most %d", rows, workers, n, 2*workers)
+	}
+}

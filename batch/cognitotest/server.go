@@ -113,6 +113,7 @@ type Server struct {
 	mu       sync.Mutex
 	calls    []Call
 	attempts map[string]int // calls per access token
+	conns    int            // connections accepted
 }
 
 // NewServer starts a server that answers each well-formed
@@ -129,7 +130,15 @@ func NewServer(decide func(Call) Reply) *Server {
 		closing:  make(chan struct{}),
 		attempts: make(map[string]int),
 	}
-	s.ts = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+	s.ts.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			s.mu.Lock()
+			s.conns++
+			s.mu.Unlock()
+		}
+	}
+	s.ts.Start()
 	s.URL = s.ts.URL
 	return s
 }
@@ -144,6 +153,14 @@ func (s *Server) Client() *http.Client { return s.ts.Client() }
 func (s *Server) Close() {
 	s.once.Do(func() { close(s.closing) })
 	s.ts.Close()
+}
+
+// Connections returns how many connections the server has accepted: with
+// keep-alive, one per client connection however many calls it carries.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns
 }
 
 // Calls returns the calls received so far, in arrival order. The server
