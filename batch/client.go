@@ -33,7 +33,8 @@ var ErrUnsafeEndpoint = errors.New("unsafe endpoint")
 // NewClient makes the Cognito client the engine uses from cfg: the SDK's
 // own retries off (the engine retries, and every attempt must pass its
 // limiter), enough idle connections for the workers, and request bodies
-// that carry every field of a sent block, false included. A non-empty
+// that carry every field of a sent block, false included. A call costs
+// one write and no general JSON decoding of the empty answer. A non-empty
 // endpoint overrides cfg's.
 func NewClient(cfg aws.Config, endpoint string, workers int) (*cip.Client, error) {
 	return newClient(cfg, endpoint, workers)
