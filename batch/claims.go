@@ -57,21 +57,19 @@ func (s *scanner) peek() byte {
 	return 0
 }
 
-// object reads the top-level object, keeping the claims c wants. It is
-// members and list written out, without their calls through closures:
-// this loop runs for every claim of every token.
+// object reads the top-level object, keeping the claims c wants.
 func (s *scanner) object(c *payloadClaims) bool {
 	if s.peek() != '{' {
 		return false
 	}
 	s.i++
-	s.ws()
-	if s.peek() == '}' {
-		s.i++
-		return true
-	}
-	for {
-		s.ws()
+	return s.members(func(key []byte, plain bool) bool { return s.claim(keyName(key, plain), c) })
+}
+
+// members reads an object's members, its '{' read, up to its '}': each
+// key (plain as raw says), then member to read the value.
+func (s *scanner) members(member func(key []byte, plain bool) bool) bool {
+	return s.list('}', func() bool {
 		key, plain, ok := s.raw()
 		if !ok {
 			return false
@@ -82,37 +80,7 @@ func (s *scanner) object(c *payloadClaims) bool {
 		}
 		s.i++
 		s.ws()
-		if !s.claim(keyName(key, plain), c) {
-			return false
-		}
-		s.ws()
-		switch s.peek() {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			return true
-		default:
-			return false
-		}
-	}
-}
-
-// members reads an object's members, its '{' read, up to its '}': each
-// key, then member to read the value.
-func (s *scanner) members(member func(key []byte) bool) bool {
-	return s.list('}', func() bool {
-		key, _, ok := s.raw()
-		if !ok {
-			return false
-		}
-		s.ws()
-		if s.peek() != ':' {
-			return false
-		}
-		s.i++
-		s.ws()
-		return member(key)
+		return member(key, plain)
 	})
 }
 
@@ -232,7 +200,7 @@ func (s *scanner) nested() bool {
 	open := s.b[s.i]
 	s.i++
 	if open == '{' {
-		return s.members(func([]byte) bool { return s.value() })
+		return s.members(func([]byte, bool) bool { return s.value() })
 	}
 	return s.list(']', s.value)
 }
