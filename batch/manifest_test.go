@@ -56,6 +56,22 @@ func readManifest(t *testing.T, m batch.Manifest) ([]batch.Row, error) {
 	}
 }
 
+// checkManifest reads every row of m and compares them with want; no
+// row's error may quote a piece of tok.
+func checkManifest(t *testing.T, m batch.Manifest, want []wantRow, tok string) {
+	t.Helper()
+	rows, err := readManifest(t, m)
+	if err != nil {
+		t.Fatalf("Next error = %v after %d rows", err, len(rows))
+	}
+	checkRows(t, rows, want)
+	for _, r := range rows {
+		if r.Err != nil {
+			assertNoTokenPiece(t, tok, r.Err.Message)
+		}
+	}
+}
+
 // checkRows compares rows with want, field by field.
 func checkRows(t *testing.T, rows []batch.Row, want []wantRow) {
 	t.Helper()
@@ -246,16 +262,7 @@ func TestReadCSV(t *testing.T) {
 				t.Fatalf("ReadCSV error = %v", err)
 			}
 			defer m.Close()
-			rows, err := readManifest(t, m)
-			if err != nil {
-				t.Fatalf("Next error = %v after %d rows", err, len(rows))
-			}
-			checkRows(t, rows, tc.want)
-			for _, r := range rows {
-				if r.Err != nil {
-					assertNoTokenPiece(t, tok, r.Err.Message)
-				}
-			}
+			checkManifest(t, m, tc.want, tok)
 		})
 	}
 }
@@ -608,16 +615,7 @@ func TestReadJSONL(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			rows, err := readManifest(t, batch.ReadJSONL(strings.NewReader(tc.in)))
-			if err != nil {
-				t.Fatalf("Next error = %v after %d rows", err, len(rows))
-			}
-			checkRows(t, rows, tc.want)
-			for _, r := range rows {
-				if r.Err != nil {
-					assertNoTokenPiece(t, tok, r.Err.Message)
-				}
-			}
+			checkManifest(t, batch.ReadJSONL(strings.NewReader(tc.in)), tc.want, tok)
 		})
 	}
 }
