@@ -125,6 +125,14 @@ func TestBody(t *testing.T) {
 	}
 }
 
+// enableSMS is a call that turns on alice's SMS MFA.
+func enableSMS() *cip.SetUserMFAPreferenceInput {
+	return &cip.SetUserMFAPreferenceInput{
+		AccessToken:    aws.String(cognitotest.Token(cognitotest.Claims{Username: "alice"})),
+		SMSMfaSettings: &types.SMSMfaSettingsType{Enabled: true},
+	}
+}
+
 // sdkOnlyClient is the SDK's client without the tool's body rewrite.
 func sdkOnlyClient(url string) *cip.Client {
 	return cip.New(cip.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Retryer: aws.NopRetryer{}})
@@ -254,10 +262,7 @@ func TestNewClientMakesOneCallPerAttempt(t *testing.T) {
 			if err != nil {
 				t.Fatalf("NewClient: %v", err)
 			}
-			in := &cip.SetUserMFAPreferenceInput{
-				AccessToken:    aws.String(cognitotest.Token(cognitotest.Claims{Username: "alice"})),
-				SMSMfaSettings: &types.SMSMfaSettingsType{Enabled: true},
-			}
+			in := enableSMS()
 			_, err = client.SetUserMFAPreference(context.Background(), in)
 			if err == nil {
 				t.Fatal("SetUserMFAPreference succeeded, want the server's error")
@@ -383,10 +388,7 @@ func TestNewClientReadsAnswersAsTheSDKDoes(t *testing.T) {
 			if err != nil {
 				t.Fatalf("NewClient: %v", err)
 			}
-			in := &cip.SetUserMFAPreferenceInput{
-				AccessToken:    aws.String(cognitotest.Token(cognitotest.Claims{Username: "alice"})),
-				SMSMfaSettings: &types.SMSMfaSettingsType{Enabled: true},
-			}
+			in := enableSMS()
 			out, err := client.SetUserMFAPreference(context.Background(), in)
 			_, sdkErr := sdkOnlyClient(srv.URL).SetUserMFAPreference(context.Background(), in)
 			if (err == nil) != tc.ok || (sdkErr == nil) != tc.ok {
