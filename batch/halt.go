@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Threshold is how many failed rows a run tolerates: a count, or a percent
@@ -48,46 +49,57 @@ func (t Threshold) String() string {
 	return "off"
 }
 
-// poolWide are error codes that say the pool or the account, not the user,
-// is the problem: every other row would fail the same way.
-var poolWide = map[string]bool{"ResourceNotFoundException": true, "ForbiddenException": true}
-
-// earlyHaltAfter is how many rows failing alike, from the start, are
+// earlyHaltAfter is how many calls failing alike, from the start, are
 // enough to know that every row will.
 const earlyHaltAfter = 20
 
-// failureWatch decides, from results in the order they finish, when a run
-// must halt.
+// failureWatch decides when a run must halt. Workers tell it of each call
+// and each finished row before they take the next, so that once it says
+// halt no further row is sent, however many workers there are.
 type failureWatch struct {
-	limit     Threshold
-	attempted int
+	limit Threshold
+
+	mu        sync.Mutex
+	attempted int // rows that made calls
 	failed    int
-	// The first rows that made calls, while all failed alike.
+	// The first calls, while all failed alike.
 	alike     int
 	alikeCode string
 	alikeMsg  string
 }
 
-// add counts r and returns why the run must halt, or "".
-func (w *failureWatch) add(r Result) string {
+// call counts one call's outcome (c is nil for a success) and returns why
+// the run must halt, or "".
+func (w *failureWatch) call(c *Class) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.alike < 0 {
+		return ""
+	}
+	switch {
+	case c != nil && c.NoRowCanPass && (w.alike == 0 || c.Code == w.alikeCode && c.Message == w.alikeMsg):
+		w.alike++
+		w.alikeCode, w.alikeMsg = c.Code, c.Message
+	default:
+		w.alike = -1 // a call went differently: the failures are not the pool's or the network's
+		return ""
+	}
+	if w.alike == earlyHaltAfter {
+		return fmt.Sprintf("the first %d calls all failed with %s (%s): the user pool, the account, the endpoint or the network, not the users, is the problem", earlyHaltAfter, w.alikeCode, w.alikeMsg)
+	}
+	return ""
+}
+
+// row counts a finished row and returns why the run must halt, or "".
+func (w *failureWatch) row(r Result) string {
 	if r.Attempts == 0 {
 		return ""
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.attempted++
 	if r.Status == StatusFailed {
 		w.failed++
-	}
-	if w.alike >= 0 {
-		switch {
-		case r.Status == StatusFailed && (w.alike == 0 || r.ErrorCode == w.alikeCode && r.ErrorMessage == w.alikeMsg):
-			w.alike++
-			w.alikeCode, w.alikeMsg = r.ErrorCode, r.ErrorMessage
-		default:
-			w.alike = -1 // a row went differently: the failures are not pool-wide
-		}
-		if w.alike == earlyHaltAfter && poolWideError(w.alikeCode, w.alikeMsg) {
-			return fmt.Sprintf("the first %d rows sent all failed with %s (%s): the user pool or account, not the users, is the problem", earlyHaltAfter, w.alikeCode, w.alikeMsg)
-		}
 	}
 	switch {
 	case w.limit.Count > 0 && w.failed > w.limit.Count:
@@ -97,16 +109,6 @@ func (w *failureWatch) add(r Result) string {
 		return fmt.Sprintf("%d of %d rows sent failed, more than --max-failures %s", w.failed, w.attempted, w.limit)
 	}
 	return ""
-}
-
-// poolWideError reports an error that every row would get: the pool is
-// gone or forbidden, or not set up for the factor the rows ask for.
-func poolWideError(code, msg string) bool {
-	if poolWide[code] {
-		return true
-	}
-	m := strings.ToLower(msg)
-	return code == "InvalidParameterException" && (strings.Contains(m, "pool") || strings.Contains(m, "configur"))
 }
 
 // HaltError is a run stopped by its failure threshold.

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"go.uber.org/goleak"
 
@@ -52,8 +56,7 @@ func TestHalts(t *testing.T) {
 		rows      int
 		code, msg string
 		// wantSent: how many rows had failed when the run halted, 0 for no
-		// halt. With one worker, up to two more rows may be sent by then:
-		// one waiting in the results queue, one in flight.
+		// halt. With one worker the halt is exact: no row is sent after it.
 		wantSent int
 		reason   string
 	}{
@@ -63,7 +66,7 @@ func TestHalts(t *testing.T) {
 			wantSent: 100, reason: "100 of 100 rows sent failed, more than --max-failures 50%"},
 		{name: "percent under 100 rows never halts", limit: batch.Threshold{Percent: 50}, rows: 90, code: "NotAuthorizedException", msg: "Access Token has expired"},
 		{name: "pool-wide error halts early", rows: 50, code: "ResourceNotFoundException", msg: "User pool us-east-1_TEST does not exist.",
-			wantSent: 20, reason: "the first 20 rows sent all failed with ResourceNotFoundException"},
+			wantSent: 20, reason: "the first 20 calls all failed with ResourceNotFoundException"},
 		{name: "per-user errors do not halt early", rows: 50, code: "InvalidParameterException", msg: "User has not verified software token mfa"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -92,10 +95,63 @@ func TestHalts(t *testing.T) {
 				t.Fatalf("err=%v halted=%q, want a halt: %s", err, sum.Halted, tc.reason)
 			}
 			sent := len(srv.Calls())
-			if sent < tc.wantSent || sent > tc.wantSent+2 || counts[batch.StatusFailed] != sent || counts[batch.StatusNotAttempted] != tc.rows-sent {
-				t.Errorf("calls=%d statuses=%v, want %d (or up to 2 more) sent and failed, the rest not_attempted", sent, counts, tc.wantSent)
+			if sent != tc.wantSent || counts[batch.StatusFailed] != sent || counts[batch.StatusNotAttempted] != tc.rows-sent {
+				t.Errorf("calls=%d statuses=%v, want %d sent and failed, the rest not_attempted", sent, counts, tc.wantSent)
 			}
 		})
+	}
+}
+
+// TestHaltIsAHardBound runs many workers at an unlimited rate: once the
+// threshold is crossed no further row is sent, so the calls are at most
+// the threshold's rows plus those already in flight.
+func TestHaltIsAHardBound(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	const workers, limit, rows = 8, 3, 400
+	srv, client := serve(t, func(cognitotest.Call) cognitotest.Reply {
+		return cognitotest.Reply{Fault: cognitotest.APIError, Delay: 5 * time.Millisecond}
+	})
+	m, _ := manifest(t, rows, nil)
+	cfg := fastConfig()
+	cfg.Workers, cfg.MaxFailures = workers, batch.Threshold{Count: limit}
+	sum, err := (&batch.Runner{Client: client, Config: cfg}).Run(context.Background(), m, &collect{})
+	var he *batch.HaltError
+	if !errors.As(err, &he) {
+		t.Fatalf("err = %v, want a halt", err)
+	}
+	// limit+1 rows cross the threshold; the other workers may each have
+	// one call in flight by then.
+	if n := len(srv.Calls()); n > limit+1+workers-1 {
+		t.Errorf("%d calls, want at most %d: rows were sent after the halt", n, limit+workers)
+	}
+	if sum.Statuses[batch.StatusNotAttempted] < rows-limit-workers {
+		t.Errorf("statuses %v, want the rest not_attempted", sum.Statuses)
+	}
+}
+
+// TestTransportErrorHalts: the first 20 calls all refused the same way
+// halt the run, retries included, whatever --max-failures says.
+func TestTransportErrorHalts(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	ln.Close() // nothing listens there now: every call is refused
+	client, err := batch.NewClient(aws.Config{Region: "us-east-1"}, url, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := manifest(t, 50, nil)
+	cfg := fastConfig()
+	cfg.Workers = 1
+	sum, err := (&batch.Runner{Client: client, Config: cfg}).Run(context.Background(), m, &collect{})
+	var he *batch.HaltError
+	if !errors.As(err, &he) || !strings.HasPrefix(he.Reason, "the first 20 calls all failed with ConnectionError (connection refused by 127.0.0.1:") {
+		t.Fatalf("err = %v, want a halt after 20 refused calls", err)
+	}
+	if sum.Attempts != 20 || sum.Statuses[batch.StatusFailed] != 4 || sum.Statuses[batch.StatusNotAttempted] != 46 {
+		t.Errorf("attempts %d, statuses %v; want 20 calls: 4 rows failed after 5 attempts each, 46 not_attempted", sum.Attempts, sum.Statuses)
 	}
 }
 

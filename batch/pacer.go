@@ -1,13 +1,11 @@
 package batch
 
 import (
-	"errors"
 	"log/slog"
 	"math"
 	"sync"
 	"time"
 
-	"github.com/aws/smithy-go"
 	"golang.org/x/time/rate"
 )
 
@@ -65,14 +63,13 @@ func newPacer(cfg Config, region string) *pacer {
 	}
 }
 
-// observe counts a call's outcome and, once a second has passed, steers
-// the rate.
-func (p *pacer) observe(err error) {
+// observe counts a call's outcome (nil for a success) and, once a second
+// has passed, steers the rate.
+func (p *pacer) observe(c *Class) {
 	if !p.adaptive {
 		return
 	}
-	var api smithy.APIError
-	throttled := errors.As(err, &api) && api.ErrorCode() == "TooManyRequestsException"
+	throttled := c != nil && c.Throttle
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
@@ -82,7 +79,7 @@ func (p *pacer) observe(err error) {
 	switch {
 	case throttled:
 		p.throttled++
-	case err == nil:
+	case c == nil:
 		p.succeeded++
 	}
 }

@@ -156,25 +156,25 @@ func TestShouldRetryAndDescribe(t *testing.T) {
 			name:      "connection reset",
 			err:       sdkSendFailure(resetErr),
 			wantRetry: true,
-			wantCode:  CodeConnectionError,
+			wantCode:  CodeConnectionError, wantMsg: "connection reset by cognito-idp.us-east-1.amazonaws.com",
 		},
 		{
 			name:      "bare ECONNRESET",
 			err:       syscall.ECONNRESET,
 			wantRetry: true,
-			wantCode:  CodeConnectionError,
+			wantCode:  CodeConnectionError, wantMsg: "connection reset",
 		},
 		{
 			name:      "connection refused",
 			err:       sdkSendFailure(refusedErr),
 			wantRetry: true,
-			wantCode:  CodeConnectionError,
+			wantCode:  CodeConnectionError, wantMsg: "connection refused by cognito-idp.us-east-1.amazonaws.com",
 		},
 		{
 			name:      "answer cut short",
 			err:       fmt.Errorf("reading response: %w", io.ErrUnexpectedEOF),
 			wantRetry: true,
-			wantCode:  CodeConnectionError,
+			wantCode:  CodeConnectionError, wantMsg: "the connection closed before an answer came",
 		},
 		{
 			name:         "throttled after the run was cancelled",
@@ -195,7 +195,7 @@ func TestShouldRetryAndDescribe(t *testing.T) {
 			err:          sdkSendFailure(resetErr),
 			runCancelled: true,
 			wantRetry:    false,
-			wantCode:     CodeConnectionError,
+			wantCode:     CodeConnectionError, wantMsg: "connection reset by cognito-idp.us-east-1.amazonaws.com",
 		},
 		{
 			name:         "timeout after the run was cancelled",
@@ -219,9 +219,10 @@ func TestShouldRetryAndDescribe(t *testing.T) {
 			if wantMsg == "" {
 				wantMsg = tc.err.Error()
 			}
-			code, msg, status, reqID := describe(tc.err)
+			c := classify(tc.err)
+			code, msg, status, reqID := c.Code, c.Message, c.HTTPStatus, c.RequestID
 			if code != tc.wantCode || msg != wantMsg || status != tc.wantStatus || reqID != tc.wantReqID {
-				t.Errorf("describe =\n (%q, %q, %d, %q)\nwant\n (%q, %q, %d, %q)",
+				t.Errorf("classify =\n (%q, %q, %d, %q)\nwant\n (%q, %q, %d, %q)",
 					code, msg, status, reqID, tc.wantCode, wantMsg, tc.wantStatus, tc.wantReqID)
 			}
 		})
@@ -290,18 +291,19 @@ func TestShouldRetrySDKErrors(t *testing.T) {
 			if shouldRetry(cancelled, err) {
 				t.Errorf("shouldRetry with the run cancelled = true, want false")
 			}
-			code, msg, status, reqID := describe(err)
+			c := classify(err)
+			code, msg, status, reqID := c.Code, c.Message, c.HTTPStatus, c.RequestID
 			if code != tc.wantCode || status != tc.wantStatus {
-				t.Errorf("describe code, status = %q, %d; want %q, %d (error %v)", code, status, tc.wantCode, tc.wantStatus, err)
+				t.Errorf("classify code, status = %q, %d; want %q, %d (error %v)", code, status, tc.wantCode, tc.wantStatus, err)
 			}
 			if tc.wantMsg != "" && msg != tc.wantMsg {
-				t.Errorf("describe message = %q, want %q", msg, tc.wantMsg)
+				t.Errorf("classify message = %q, want %q", msg, tc.wantMsg)
 			}
 			if tc.wantReqID && reqID != cognitotest.RequestID(1) {
-				t.Errorf("describe request id = %q, want %q", reqID, cognitotest.RequestID(1))
+				t.Errorf("classify request id = %q, want %q", reqID, cognitotest.RequestID(1))
 			}
 			if !tc.wantReqID && reqID != "" {
-				t.Errorf("describe request id = %q, want none", reqID)
+				t.Errorf("classify request id = %q, want none", reqID)
 			}
 			assertNoPieceOf(t, tok, msg)
 		})

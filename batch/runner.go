@@ -116,6 +116,7 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 	defer stopWaits()
 
 	pool := newPool(cfg)
+	watch := &failureWatch{limit: cfg.MaxFailures}
 	jobs := make(chan *job, pool.start)
 	results := make(chan Result, max(pool.start, rowBuffer))
 	send := func(res Result) bool {
@@ -177,7 +178,7 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 			producers.Add(1)
 			g.Go(func() error {
 				defer producers.Done()
-				w := worker{client: r.Client, cfg: cfg, stop: stop, waitCtx: waitCtx, gctx: gctx, pool: pool, spawn: spawn}
+				w := worker{client: r.Client, cfg: cfg, stop: stop, halt: halt, watch: watch, waitCtx: waitCtx, gctx: gctx, pool: pool, spawn: spawn}
 				for j := range jobs {
 					if !send(w.process(j)) {
 						return nil
@@ -198,7 +199,6 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 		tick := time.NewTicker(flushEvery)
 		defer tick.Stop()
 		dirty := false
-		watch := failureWatch{limit: cfg.MaxFailures}
 		for {
 			var res Result
 			select {
@@ -217,10 +217,6 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 				continue
 			}
 			sum.add(res)
-			if reason := watch.add(res); reason != "" && stop.Err() == nil {
-				cfg.Log.Warn("halting: rows not yet sent will not be", "reason", reason)
-				halt(&HaltError{Reason: reason})
-			}
 			if err := sink.Write(res); err != nil {
 				return err
 			}

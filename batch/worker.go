@@ -16,15 +16,18 @@ import (
 type worker struct {
 	client  Client
 	cfg     Config
-	stop    context.Context // ends on interrupt: no new attempt starts
+	stop    context.Context // ends on interrupt or halt: no new attempt starts
+	halt    context.CancelCauseFunc
+	watch   *failureWatch
 	pool    *pool
 	spawn   func(n int)
 	waitCtx context.Context // ends on interrupt or run failure: stops waits
 	gctx    context.Context // ends on run failure only: bounds calls
 }
 
-// process sends one row, retrying what shouldRetry allows, and returns its
-// Result with the true number of calls made.
+// process sends one row, retrying what classify allows, and returns its
+// Result with the true number of calls made. It tells the failure watch of
+// every call and of the row's end before the worker takes another row.
 func (w *worker) process(j *job) (res Result) {
 	res = j.res
 	start := w.cfg.Now()
@@ -32,6 +35,7 @@ func (w *worker) process(j *job) (res Result) {
 	defer func() {
 		res.Duration = w.cfg.Now().Sub(start)
 		res.ErrorMessage = scrub(res.ErrorMessage, j.token, res.TokenSHA256)
+		w.haltIf(w.watch.row(res))
 	}()
 	region := func(o *cip.Options) { o.Region = j.region }
 	for attempt := 1; ; attempt++ {
@@ -51,48 +55,59 @@ func (w *worker) process(j *job) (res Result) {
 		actx, cancel := context.WithTimeout(w.gctx, w.cfg.Timeout)
 		out, err := w.client.SetUserMFAPreference(actx, j.input, region)
 		cancel()
-		j.pacer.observe(err)
-		w.logAttempt(j, attempt, sent, out, err)
+		var class *Class
+		if err != nil {
+			c := classify(err)
+			class = &c
+		}
+		j.pacer.observe(class)
+		w.logAttempt(j, attempt, sent, out, class)
+		w.haltIf(w.watch.call(class))
 		if more := w.pool.observe(w.cfg.Now().Sub(sent)); more > 0 {
 			w.spawn(more)
 		}
-		if err == nil {
+		if class == nil {
 			res.Status, res.ErrorCode, res.ErrorMessage = StatusSucceeded, "", ""
 			res.HTTPStatus, res.RequestID = answered(out)
 			return res
 		}
-		code, msg, status, id := describe(err)
-		if code == "TooManyRequestsException" {
+		if class.Throttle {
 			res.throttled++
 		}
-		res.Status, res.ErrorCode, res.ErrorMessage = StatusFailed, code, msg
-		res.HTTPStatus, res.RequestID = status, id
-		if attempt >= w.cfg.MaxAttempts || !shouldRetry(w.waitCtx, err) {
-			switch worth := shouldRetry(context.WithoutCancel(w.waitCtx), err); {
-			case worth && attempt >= w.cfg.MaxAttempts:
-				res.ErrorMessage += "; gave up after " + plural(attempt, "attempt")
-			case worth:
-				res.ErrorMessage += "; " + stopped(w.stop, "the next retry").Message
-			}
+		res.Status, res.ErrorCode, res.ErrorMessage = StatusFailed, class.Code, class.Message
+		res.HTTPStatus, res.RequestID = class.HTTPStatus, class.RequestID
+		switch {
+		case !class.Retry:
 			return res
-		}
-		if !w.sleep(Backoff(attempt, w.cfg.BackoffBase, w.cfg.BackoffMax, jitter)) {
+		case attempt >= w.cfg.MaxAttempts:
+			res.ErrorMessage += "; gave up after " + plural(attempt, "attempt")
+			return res
+		case w.waitCtx.Err() != nil || !w.sleep(Backoff(attempt, w.cfg.BackoffBase, w.cfg.BackoffMax, jitter)):
 			res.ErrorMessage += "; " + stopped(w.stop, "the next retry").Message
 			return res
 		}
 	}
 }
 
+// haltIf halts the run for reason, unless reason is "" or the run has
+// already stopped.
+func (w *worker) haltIf(reason string) {
+	if reason != "" && w.stop.Err() == nil {
+		w.cfg.Log.Warn("halting: rows not yet sent will not be", "reason", reason)
+		w.halt(&HaltError{Reason: reason})
+	}
+}
+
 // logAttempt logs one call at debug level: the row by number, id and
 // fingerprint, never its token.
-func (w *worker) logAttempt(j *job, attempt int, sent time.Time, out *cip.SetUserMFAPreferenceOutput, err error) {
+func (w *worker) logAttempt(j *job, attempt int, sent time.Time, out *cip.SetUserMFAPreferenceOutput, class *Class) {
 	if !w.cfg.Log.Enabled(context.Background(), slog.LevelDebug) {
 		return
 	}
 	status, requestID := answered(out)
 	code := ""
-	if err != nil {
-		code, _, status, requestID = describe(err)
+	if class != nil {
+		code, status, requestID = class.Code, class.HTTPStatus, class.RequestID
 	}
 	w.cfg.Log.Debug("attempt", "row", j.res.Row, "id", j.res.ID, "token_sha256", j.res.TokenSHA256,
 		"region", j.region, "attempt", attempt, "http_status", status, "error_code", code,
