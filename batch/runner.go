@@ -31,6 +31,11 @@ type Config struct {
 	// AlreadyDone reports rows (by token fingerprint) that succeeded in an
 	// earlier run: they are skipped and make no call. nil means none.
 	AlreadyDone func(tokenSHA256 string) bool
+	// Reported reports rows whose Result an earlier pass over the same
+	// manifest already gave the sink (the plan writes earlier successes
+	// before the first call): they are counted, not written again. nil
+	// means none.
+	Reported func(row int) bool
 
 	Log   *slog.Logger // attempts at debug, halts and slow-downs at info; nil logs nothing
 	Shard Shard        // run only this shard's rows; the zero value runs every row
@@ -217,8 +222,10 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 				continue
 			}
 			sum.add(res)
-			if err := sink.Write(res); err != nil {
-				return err
+			if res.ErrorCode != CodeAlreadySucceeded || cfg.Reported == nil || !cfg.Reported(res.Row) {
+				if err := sink.Write(res); err != nil {
+					return err
+				}
 			}
 			if cfg.OnResult != nil {
 				cfg.OnResult(res)

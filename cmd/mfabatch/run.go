@@ -225,12 +225,14 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 
 // run does the work of runCmd. A nil Summary means nothing was sent.
 func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout, stderr io.Writer) (*batch.Summary, error) {
-	in, name, closeIn, err := openManifest(path, stdin, stderr)
+	// A pipe is copied aside when it must be read twice.
+	twice := f.order == "expiry" || !f.dryRun && f.resume != ""
+	src, err := openManifest(ctx, path, stdin, twice, stderr)
 	if err != nil {
 		return nil, err
 	}
-	defer closeIn()
-	manifest, err := readManifest(in, name, f.format)
+	defer src.close()
+	manifest, format, err := readManifest(src.r, src, f.format)
 	if err != nil {
 		return nil, err
 	}
@@ -238,9 +240,6 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 		defer c.Close()
 	}
 	if f.order == "expiry" {
-		if path == "-" {
-			return nil, usageError{"--order expiry needs a manifest file", "save standard input to a file (mode 0600) first"}
-		}
 		if manifest, err = batch.ByExpiry(manifest); err != nil {
 			return nil, err
 		}
@@ -251,7 +250,7 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 		return nil, err
 	}
 
-	// Read before the report is created: it may be the same file.
+	// Read before the report is written: it may be the same file.
 	var done report.Done
 	if f.resume != "" {
 		if done, err = readDone(f.resume); err != nil {
@@ -272,13 +271,13 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 		return nil, usageError{err.Error(), "use an https:// endpoint, or run the emulator on 127.0.0.1"}
 	}
 
-	out, closeOut, err := createReport(f.reportPath, path, stdout)
+	rep, err := createReportFile(f.reportPath, src, stdout)
 	if err != nil {
 		return nil, err
 	}
-	w, err := newReportWriter(out, f.reportFormat, f.reportPath)
+	w, err := newReportWriter(rep.w, f.reportFormat, f.reportPath)
 	if err != nil {
-		closeOut()
+		rep.abandon()
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	// Progress (--progress) counts each result, shows on stderr while the
@@ -293,11 +292,21 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 	if done != nil {
 		r.Config.AlreadyDone = done.Has
 	}
-	if !f.dryRun && path != "-" {
-		if err := plan(ctx, r.Config, f, path, manifest, stderr); err != nil {
-			closeOut()
+	if !f.dryRun {
+		// Before the first call: the plan, the earlier successes on disk,
+		// and the report in its place.
+		reported, err := plan(ctx, r.Config, src, format, manifest, w, stderr)
+		if err == nil {
+			err = w.Flush()
+		}
+		if err == nil {
+			err = rep.commit()
+		}
+		if err != nil {
+			rep.abandon()
 			return nil, err
 		}
+		r.Config.Reported = reported.has
 	}
 	prog.Start()
 	sum, runErr := r.Run(ctx, manifest, w)
@@ -309,8 +318,8 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 	if errors.Is(runErr, context.Canceled) && sum.Interrupted || errors.As(runErr, &he) {
 		stopErr, runErr = runErr, nil
 	}
-	if err := closeOut(); err != nil && runErr == nil {
-		runErr = fmt.Errorf("report: %w", err)
+	if err := rep.close(); err != nil && runErr == nil {
+		runErr = err
 	}
 	if f.summaryPath != "" {
 		if err := writeSummaryFile(f.summaryPath, sum); err != nil && runErr == nil {
@@ -323,39 +332,20 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 	return sum, runErr
 }
 
-// openManifest opens path, or standard input for "-", and warns when
-// other users can read the tokens in it.
-func openManifest(path string, stdin io.Reader, stderr io.Writer) (io.Reader, string, func(), error) {
-	if path == "-" {
-		return stdin, "-", func() {}, nil
-	}
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("cannot read the manifest: %w", err)
-	}
-	st, err := fh.Stat()
-	if err == nil && st.IsDir() {
-		fh.Close()
-		return nil, "", nil, fmt.Errorf("cannot read the manifest: %s is a directory", path)
-	}
-	if err == nil && st.Mode().Perm()&0o077 != 0 {
-		fmt.Fprintf(stderr, "mfabatch: warning: %s can be read by other users (mode %04o), and it holds access tokens\nmfabatch: hint: chmod 600 %s\n", path, st.Mode().Perm(), path)
-	}
-	return fh, path, func() { fh.Close() }, nil
-}
-
-// readManifest picks the manifest's format (the flag, else the file's
-// extension, else for standard input its first non-blank byte) and checks
-// its header.
-func readManifest(in io.Reader, name, format string) (batch.Manifest, error) {
-	if format == "" && name != "-" {
-		switch strings.ToLower(filepath.Ext(name)) {
+// readManifest reads in as format, or when format is "" as the manifest's
+// name says, or for a pipe without a known extension as its first
+// non-blank byte says, and checks its header. It returns the format used.
+func readManifest(in io.Reader, src *source, format string) (batch.Manifest, string, error) {
+	if format == "" {
+		switch strings.ToLower(filepath.Ext(src.name)) {
 		case ".csv":
 			format = "csv"
 		case ".jsonl", ".ndjson", ".json":
 			format = "jsonl"
 		default:
-			return nil, usageError{fmt.Sprintf("cannot tell the format of %s from its name", name), "name it .csv or .jsonl, or pass --format csv|jsonl"}
+			if !src.pipe && src.name != "-" {
+				return nil, "", usageError{fmt.Sprintf("cannot tell the format of %s from its name", src.name), "name it .csv or .jsonl, or pass --format csv|jsonl"}
+			}
 		}
 	}
 	if format == "" {
@@ -367,17 +357,17 @@ func readManifest(in io.Reader, name, format string) (batch.Manifest, error) {
 		}
 	}
 	if format == "jsonl" {
-		return batch.ReadJSONL(in), nil
+		return batch.ReadJSONL(in), format, nil
 	}
 	m, err := batch.ReadCSV(in)
 	var he *batch.HeaderError
 	switch {
 	case errors.As(err, &he):
-		return nil, usageError{err.Error(), "a CSV manifest's first line names its columns, e.g.: " + strings.Join(batch.Columns, ",")}
+		return nil, "", usageError{err.Error(), "a CSV manifest's first line names its columns, e.g.: " + strings.Join(batch.Columns, ",")}
 	case err != nil:
-		return nil, err
+		return nil, "", err
 	}
-	return m, nil
+	return m, format, nil
 }
 
 // sniffJSON reports whether the first non-blank byte, after any byte-order
@@ -414,31 +404,6 @@ func loadAWSConfig(ctx context.Context, f *runFlags) (aws.Config, error) {
 	return cfg, nil
 }
 
-// createReport opens where the report goes: standard output, or a file
-// that only its owner can read, never the manifest itself.
-func createReport(path, manifest string, stdout io.Writer) (io.Writer, func() error, error) {
-	if path == "-" {
-		return stdout, func() error { return nil }, nil
-	}
-	if manifest != "-" {
-		if a, err := os.Stat(path); err == nil {
-			if b, err := os.Stat(manifest); err == nil && os.SameFile(a, b) {
-				return nil, nil, usageError{"--report " + path + " is the manifest itself", "write the report to another file"}
-			}
-		}
-	}
-	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return nil, nil, fmt.Errorf("cannot create the report: %w", err)
-	}
-	// An existing file keeps its mode on open; the report names users.
-	if err := fh.Chmod(0o600); err != nil {
-		fh.Close()
-		return nil, nil, fmt.Errorf("cannot restrict the report to its owner: %w", err)
-	}
-	return fh, fh.Close, nil
-}
-
 func newReportWriter(out io.Writer, format, path string) (batch.Sink, error) {
 	if format == "" {
 		format = "csv"
@@ -453,52 +418,66 @@ func newReportWriter(out io.Writer, format, path string) (batch.Sink, error) {
 	return report.NewCSV(out)
 }
 
-// plan says, before anything is sent, how many rows a run from a file will
-// send, how long that takes at --rps, and how many tokens will expire
-// before their turn: a dry run of the same rows.
-func plan(ctx context.Context, cfg batch.Config, f *runFlags, path string, m batch.Manifest, stderr io.Writer) error {
-	pm, done, err := secondReader(f, path, m)
-	if err != nil {
-		return err
+// plan says, before anything is sent, how many rows a live run will send,
+// how long that takes at --rps, and how many tokens will expire before
+// their turn: a dry run of the same rows. It writes the rows an earlier
+// run finished (--resume) to the report, and returns them. A manifest
+// that can be read only once is not planned.
+func plan(ctx context.Context, cfg batch.Config, src *source, format string, m batch.Manifest, w batch.Sink, stderr io.Writer) (*carried, error) {
+	var pm batch.Manifest
+	if rows, ok := m.(*batch.Rows); ok {
+		pm = rows.Again()
+	} else if again, ok := src.again(); ok {
+		var err error
+		if pm, _, err = readManifest(again, src, format); err != nil {
+			return nil, err
+		}
+		if c, ok := pm.(io.Closer); ok {
+			defer c.Close()
+		}
+	} else {
+		fmt.Fprintln(stderr, "mfabatch: note: the manifest comes from a pipe and is read once, so there is no plan before sending")
+		return &carried{}, nil
 	}
-	defer done()
-	cfg.DryRun, cfg.Log, cfg.OnResult = true, nil, nil
-	sum, err := (&batch.Runner{Config: cfg}).Run(ctx, pm, discard{})
-	if err != nil {
-		return err
+	cfg.DryRun, cfg.Log, cfg.OnResult, cfg.Reported = true, nil, nil, nil
+	c := &carried{w: w}
+	sum, err := (&batch.Runner{Config: cfg}).Run(ctx, pm, c)
+	switch {
+	case sum != nil && sum.Interrupted:
+		// The run goes on, to report every row not sent.
+		return c, nil
+	case err != nil:
+		return nil, err
 	}
 	fmt.Fprintln(stderr, report.PlanLine(sum))
-	return nil
+	return c, nil
 }
 
-// secondReader reads the manifest again, leaving m unread: rows held in
-// memory from the start, a file from a second open.
-func secondReader(f *runFlags, path string, m batch.Manifest) (batch.Manifest, func(), error) {
-	if rows, ok := m.(*batch.Rows); ok {
-		return rows.Again(), func() {}, nil
-	}
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("cannot read the manifest: %w", err)
-	}
-	pm, err := readManifest(fh, path, f.format)
-	if err != nil {
-		fh.Close()
-		return nil, nil, err
-	}
-	return pm, func() {
-		if c, ok := pm.(io.Closer); ok {
-			c.Close()
-		}
-		fh.Close()
-	}, nil
+// carried is the plan's sink: it writes the rows an earlier run finished
+// to the report, and remembers them, a bit a row, so the run does not
+// write them again.
+type carried struct {
+	w    batch.Sink
+	rows []uint64
 }
 
-// discard is a report sink that keeps nothing.
-type discard struct{}
+func (c *carried) Write(r batch.Result) error {
+	if r.ErrorCode != batch.CodeAlreadySucceeded || r.Row < 1 {
+		return nil
+	}
+	for len(c.rows) <= r.Row/64 {
+		c.rows = append(c.rows, 0)
+	}
+	c.rows[r.Row/64] |= 1 << (r.Row % 64)
+	return c.w.Write(r)
+}
 
-func (discard) Write(batch.Result) error { return nil }
-func (discard) Flush() error             { return nil }
+func (c *carried) Flush() error { return nil }
+
+func (c *carried) has(row int) bool {
+	return row >= 1 && row/64 < len(c.rows) && c.rows[row/64]&(1<<(row%64)) != 0
+}
+
 
 // chooseShard picks the shard: --shard, else a Kubernetes Indexed Job's
 // JOB_COMPLETION_INDEX (its count from --shard-count or

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// reportFile is where the report goes. A regular file is written beside
+// its path and renamed into place by commit, before the first call: until
+// then the file it replaces, perhaps the report --resume read, stays
+// whole, and from then on it holds every earlier success.
+type reportFile struct {
+	w    io.Writer
+	f    *os.File // nil for standard output
+	tmp  string   // the file being written, until commit renames it
+	path string   // where commit puts it
+}
+
+// createReportFile opens where the report goes: standard output, or a file
+// that only its owner can read, never the manifest itself.
+func createReportFile(path string, manifest *source, stdout io.Writer) (*reportFile, error) {
+	if path == "-" {
+		return &reportFile{w: stdout}, nil
+	}
+	if manifest.file != nil {
+		if a, err := os.Stat(path); err == nil {
+			if b, err := manifest.file.Stat(); err == nil && os.SameFile(a, b) {
+				return nil, usageError{"--report " + path + " is the manifest itself", "write the report to another file"}
+			}
+		}
+	}
+	target, err := filepath.EvalSymlinks(path)
+	if errors.Is(err, os.ErrNotExist) {
+		target, err = path, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot create the report: %w", err)
+	}
+	if st, err := os.Stat(target); err == nil && !st.Mode().IsRegular() {
+		// A device or a pipe is written in place, as it is.
+		fh, err := os.OpenFile(target, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, fmt.Errorf("cannot create the report: %w", err)
+		}
+		return &reportFile{w: fh, f: fh}, nil
+	}
+	fh, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".mfabatch-*")
+	if err != nil {
+		return nil, fmt.Errorf("cannot create the report beside %s: %w", path, err)
+	}
+	return &reportFile{w: fh, f: fh, tmp: fh.Name(), path: target}, nil
+}
+
+// commit puts the file written so far in the report's place, on disk
+// first. Later rows go on into the same file.
+func (r *reportFile) commit() error {
+	if r.tmp == "" {
+		return nil
+	}
+	if err := r.f.Sync(); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := os.Rename(r.tmp, r.path); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	r.tmp = ""
+	return nil
+}
+
+// abandon removes a report that was never committed, leaving the file in
+// its place as it was.
+func (r *reportFile) abandon() {
+	if r.tmp != "" {
+		r.f.Close()
+		os.Remove(r.tmp)
+		r.tmp = ""
+	}
+}
+
+// close commits the report if it is not yet, and closes it.
+func (r *reportFile) close() error {
+	if r.f == nil {
+		return nil
+	}
+	err := r.commit()
+	if cerr := r.f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("report: %w", cerr)
+	}
+	return err
+}

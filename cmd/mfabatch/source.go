@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+)
+
+// source is the manifest as opened. A regular file can be read again from
+// its start through file, while the first reading goes on; a pipe is read
+// once, unless the run must read it twice (--resume, --order expiry):
+// then it is first copied to a temporary file that is unlinked at once, so
+// the tokens in it vanish with the process, even after kill -9.
+type source struct {
+	r     io.Reader
+	name  string   // the path as given; "-" for standard input
+	pipe  bool     // not a regular file: a pipe, a FIFO or a device
+	file  *os.File // nil when the manifest can be read only once
+	base  int64    // where the manifest starts in file
+	size  int64
+	close func()
+}
+
+// again returns a reader of the whole manifest from its start, or false
+// when it can be read only once.
+func (s *source) again() (io.Reader, bool) {
+	if s.file == nil {
+		return nil, false
+	}
+	return io.NewSectionReader(s.file, s.base, s.size-s.base), true
+}
+
+// openManifest opens path, or standard input for "-". It warns when other
+// users can read the tokens in a file, and spools a pipe when twice is
+// true.
+func openManifest(ctx context.Context, path string, stdin io.Reader, twice bool, stderr io.Writer) (*source, error) {
+	src := &source{r: stdin, name: path, close: func() {}}
+	var fh *os.File
+	if path == "-" {
+		fh, _ = stdin.(*os.File)
+	} else {
+		var err error
+		if fh, err = os.Open(path); err != nil {
+			return nil, fmt.Errorf("cannot read the manifest: %w", err)
+		}
+		src.r, src.close = fh, func() { fh.Close() }
+	}
+	if fh != nil {
+		st, err := fh.Stat()
+		switch {
+		case err != nil:
+			src.close()
+			return nil, fmt.Errorf("cannot read the manifest: %w", err)
+		case st.IsDir():
+			src.close()
+			return nil, fmt.Errorf("cannot read the manifest: %s is a directory", path)
+		case st.Mode().IsRegular():
+			if path != "-" && st.Mode().Perm()&0o077 != 0 {
+				fmt.Fprintf(stderr, "mfabatch: warning: %s can be read by other users (mode %04o), and it holds access tokens\nmfabatch: hint: chmod 600 %s\n", path, st.Mode().Perm(), path)
+			}
+			// Standard input from a file may start past its beginning.
+			if src.base, err = fh.Seek(0, io.SeekCurrent); err == nil {
+				src.file, src.size = fh, st.Size()
+				return src, nil
+			}
+		}
+	}
+	src.pipe = true
+	if !twice {
+		return src, nil
+	}
+	spool, size, err := spoolPipe(ctx, src.r)
+	src.close()
+	if err != nil {
+		return nil, err
+	}
+	src.r, src.file, src.size = spool, spool, size
+	src.close = func() { spool.Close() }
+	return src, nil
+}
+
+// spoolPipe copies r to an unlinked temporary file and returns it at its
+// start. A signal while the pipe is still open ends the wait.
+func spoolPipe(ctx context.Context, r io.Reader) (*os.File, int64, error) {
+	f, err := os.CreateTemp("", "mfabatch-manifest-*")
+	if err != nil {
+		return nil, 0, spoolError(err)
+	}
+	os.Remove(f.Name())
+	type copied struct {
+		n   int64
+		err error
+	}
+	done := make(chan copied, 1)
+	go func() {
+		n, err := io.Copy(f, r)
+		done <- copied{n, err}
+	}()
+	var c copied
+	select {
+	case c = <-done:
+	case <-ctx.Done():
+		// The copy may be blocked on the pipe: it ends with the process.
+		return nil, 0, context.Cause(ctx)
+	}
+	if c.err == nil {
+		_, c.err = f.Seek(0, io.SeekStart)
+	}
+	if c.err != nil {
+		f.Close()
+		return nil, 0, spoolError(c.err)
+	}
+	return f, c.n, nil
+}
+
+// spoolError says why a pipe could not be copied for a second reading.
+func spoolError(err error) error {
+	return usageError{fmt.Sprintf("cannot keep a copy of the piped manifest to read it twice: %v", err),
+		"free space in the temporary folder (or set TMPDIR), or give the manifest as a file"}
+}
