@@ -478,7 +478,6 @@ func (c *carried) has(row int) bool {
 	return row >= 1 && row/64 < len(c.rows) && c.rows[row/64]&(1<<(row%64)) != 0
 }
 
-
 // chooseShard picks the shard: --shard, else a Kubernetes Indexed Job's
 // JOB_COMPLETION_INDEX (its count from --shard-count or
 // MFABATCH_SHARD_COUNT), else an AWS Batch array job's index and size.
