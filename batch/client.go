@@ -30,7 +30,8 @@ type Client interface {
 // send tokens in clear text off this machine.
 var ErrUnsafeEndpoint = errors.New("unsafe endpoint")
 
-// NewClient makes the Cognito client the engine uses from cfg: the SDK's
+// NewClient makes the Cognito client the engine uses from cfg, over cfg's
+// HTTP client when it is the SDK's (with its CA bundle and proxy): the SDK's
 // own retries off (the engine retries, and every attempt must pass its
 // limiter), enough idle connections for the workers, and request bodies
 // that carry every field of a sent block, false included. A call costs
@@ -42,13 +43,19 @@ func NewClient(cfg aws.Config, endpoint string, workers int) (*cip.Client, error
 
 // newClient is NewClient with more options for the transport, for tests.
 func newClient(cfg aws.Config, endpoint string, workers int, transport ...func(*http.Transport)) (*cip.Client, error) {
+	// The loaded client trusts AWS_CA_BUNDLE's or the profile's ca_bundle
+	// certificates, which a client built afresh would drop.
+	base, ok := cfg.HTTPClient.(*awshttp.BuildableClient)
+	if !ok || base == nil {
+		base = awshttp.NewBuildableClient()
+	}
 	client := cip.NewFromConfig(cfg, func(o *cip.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 		}
 		o.Retryer = aws.NopRetryer{}
 		o.RetryMaxAttempts = 0
-		o.HTTPClient = inMemoryBody{awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		o.HTTPClient = inMemoryBody{base.WithTransportOptions(func(t *http.Transport) {
 			t.MaxIdleConns = 2 * workers
 			t.MaxIdleConnsPerHost = workers
 		}).WithTransportOptions(transport...)}

@@ -48,6 +48,9 @@ func (p *producer) prepare(r readRow) (*job, Result) {
 	now := p.cfg.Now()
 	res := Result{Row: row.N, ID: row.ID, StartedAt: now.UTC(), TokenSHA256: r.fingerprint}
 	res.Username, res.Sub, res.Region, res.pool = claims.Username, claims.Sub, claims.Region, claims.Pool
+	if err := withholdID(&res.ID, string(row.Token)); err != nil && row.Err == nil {
+		row.Err = err
+	}
 	if row.Err != nil {
 		res.fail(StatusInvalid, row.Err)
 		return nil, res

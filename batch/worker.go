@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
@@ -34,7 +33,6 @@ func (w *worker) process(j *job) (res Result) {
 	res.StartedAt = start.UTC()
 	defer func() {
 		res.Duration = w.cfg.Now().Sub(start)
-		res.ErrorMessage = scrub(res.ErrorMessage, j.token, res.TokenSHA256)
 		w.haltIf(w.watch.row(res))
 	}()
 	region := func(o *cip.Options) { o.Region = j.region }
@@ -58,6 +56,7 @@ func (w *worker) process(j *job) (res Result) {
 		var class *Class
 		if err != nil {
 			c := classify(err)
+			c.scrub(j.token, j.res.TokenSHA256)
 			class = &c
 		}
 		j.pacer.observe(class)
@@ -68,7 +67,7 @@ func (w *worker) process(j *job) (res Result) {
 		}
 		if class == nil {
 			res.Status, res.ErrorCode, res.ErrorMessage = StatusSucceeded, "", ""
-			res.HTTPStatus, res.RequestID = answered(out)
+			res.HTTPStatus, res.RequestID = answered(out, j.token)
 			return res
 		}
 		if class.Throttle {
@@ -104,7 +103,7 @@ func (w *worker) logAttempt(j *job, attempt int, sent time.Time, out *cip.SetUse
 	if !w.cfg.Log.Enabled(context.Background(), slog.LevelDebug) {
 		return
 	}
-	status, requestID := answered(out)
+	status, requestID := answered(out, j.token)
 	code := ""
 	if class != nil {
 		code, status, requestID = class.Code, class.HTTPStatus, class.RequestID
@@ -144,8 +143,9 @@ func (w *worker) sleep(d time.Duration) bool {
 	}
 }
 
-// answered reads the HTTP status and request id of a successful call.
-func answered(out *cip.SetUserMFAPreferenceOutput) (status int, requestID string) {
+// answered reads the HTTP status and request id of a successful call; a
+// request id that is no request id, or quotes token, is withheld.
+func answered(out *cip.SetUserMFAPreferenceOutput, token string) (status int, requestID string) {
 	if out == nil {
 		return 0, ""
 	}
@@ -153,32 +153,7 @@ func answered(out *cip.SetUserMFAPreferenceOutput) (status int, requestID string
 	if resp, ok := awsmiddleware.GetRawResponse(out.ResultMetadata).(*smithyhttp.Response); ok {
 		status = resp.StatusCode
 	}
-	return status, requestID
-}
-
-// scrub keeps a token out of a message from elsewhere: the whole token is
-// replaced by its redacted name, and a message that still quotes any 16
-// characters of it is withheld.
-func scrub(msg, token, fingerprint string) string {
-	const piece = 16
-	if msg == "" {
-		return msg
-	}
-	if token != "" {
-		msg = strings.ReplaceAll(msg, token, redacted(fingerprint))
-	}
-	if len(token) < piece {
-		if token != "" && strings.Contains(msg, token) {
-			return "<message withheld: it quoted the access token>"
-		}
-		return msg
-	}
-	for i := 0; i+piece <= len(token); i++ {
-		if strings.Contains(msg, token[i:i+piece]) {
-			return "<message withheld: it quoted the access token>"
-		}
-	}
-	return msg
+	return status, showRequestID(requestID, token)
 }
 
 // plural says "1 attempt" or "3 attempts".

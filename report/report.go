@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mfabatch/mfabatch/batch"
@@ -94,6 +95,7 @@ func NewCSV(w io.Writer) (*CSV, error) {
 }
 
 // Write adds r's row, its cells in Columns' order; empty cells mean "none".
+// A cell a spreadsheet would run as a formula starts with ' (see Unescape).
 // The cells are built by hand, not by reflection: the report is written
 // once a row, and a struct marshaller cost more than the rest of a dry
 // run's row.
@@ -106,6 +108,9 @@ func (c *CSV) Write(r batch.Result) error {
 		strconv.Itoa(r.Row), r.ID, r.Username, r.Sub, r.Region, r.TokenSHA256, string(r.Status),
 		r.ErrorCode, r.ErrorMessage, strconv.Itoa(r.Attempts), httpStatus, r.RequestID,
 		startedAt(r), strconv.FormatInt(r.Duration.Milliseconds(), 10), r.Request)
+	for i, cell := range c.cells {
+		c.cells[i] = escape(cell)
+	}
 	if err := c.w.Write(c.cells); err != nil {
 		return err
 	}
@@ -115,6 +120,36 @@ func (c *CSV) Write(r batch.Result) error {
 		return err
 	}
 	return c.rowDone()
+}
+
+// A spreadsheet runs a cell that starts with one of these as a formula.
+const formulaStart = "=+-@\t\r"
+
+// escape puts a ' before a cell that a spreadsheet would run as a
+// formula: ids and usernames are chosen by end users. A cell that already
+// starts with 's before such a character gets one more, so that Unescape
+// gives every cell back as it was.
+func escape(cell string) string {
+	if formulaAfterQuotes(cell) {
+		return "'" + cell
+	}
+	return cell
+}
+
+// Unescape gives back a cell of a CSV report as it was before the report
+// escaped it; readers of CSV reports call it on every cell.
+func Unescape(cell string) string {
+	if strings.HasPrefix(cell, "'") && formulaAfterQuotes(cell) {
+		return cell[1:]
+	}
+	return cell
+}
+
+// formulaAfterQuotes reports whether cell, after any leading 's, starts
+// as a formula does.
+func formulaAfterQuotes(cell string) bool {
+	rest := strings.TrimLeft(cell, "'")
+	return rest != "" && strings.IndexByte(formulaStart, rest[0]) >= 0
 }
 
 // JSONL writes the report as JSON Lines, one object per row.

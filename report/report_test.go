@@ -31,6 +31,9 @@ func results() []batch.Result {
 		{Row: 3, ID: "=cmd", TokenSHA256: "0123456789abcdef", Status: batch.StatusInvalid, ErrorCode: batch.CodeInvalidBoolean,
 			ErrorMessage: `column sms_enabled: "maybe" is not a boolean`, StartedAt: at},
 		{Row: 4, Status: batch.StatusInvalid, ErrorCode: batch.CodeInvalidRow, ErrorMessage: "access_token is blank", StartedAt: at},
+		{Row: 6, ID: "@SUM(1+1)", Username: "+15551234567", Sub: "-sub", Region: "us-east-1", TokenSHA256: "1111222233334444",
+			Status: batch.StatusFailed, ErrorCode: "InvalidParameterException", ErrorMessage: "-1 is not a phone number",
+			Attempts: 1, HTTPStatus: 400, RequestID: "req-6", StartedAt: at, Duration: 42 * time.Millisecond, Request: body("1111222233334444")},
 		{Row: 5, ID: "carol", Username: "carol", Sub: "sub-carol", Region: "us-east-1", TokenSHA256: "aaaaaaaaaaaaaaaa",
 			Status: batch.StatusFailed, ErrorCode: batch.CodeTimeout, ErrorMessage: "no answer within --timeout; gave up after 5 attempts",
 			Attempts: 5, StartedAt: at, Duration: 50 * time.Second, Request: body("aaaaaaaaaaaaaaaa")},
@@ -75,11 +78,53 @@ func TestCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 6 || len(recs[0]) != len(report.Columns) {
+	if len(recs) != 7 || len(recs[0]) != len(report.Columns) {
 		t.Fatalf("%d records of %d columns", len(recs), len(recs[0]))
 	}
 	if got := recs[2][1]; got != results()[1].ID {
 		t.Errorf("id read back as %q", got)
+	}
+}
+
+// A cell a spreadsheet would run as a formula is written with a leading ',
+// whichever column it is in, and Unescape gives every cell back as it was.
+func TestCSVFormulaCells(t *testing.T) {
+	values := []string{
+		"=1+1", "+15551234567", "-2", "@SUM(A1)", "\tx", "\rx", "'=x", "''+x",
+		"plain", "'quoted", "'", "", "a=b", " =x", "{\"k\":1}",
+	}
+	escaped := map[string]bool{"=1+1": true, "+15551234567": true, "-2": true, "@SUM(A1)": true, "\tx": true, "\rx": true, "'=x": true, "''+x": true}
+	for _, v := range values {
+		r := batch.Result{Row: 1, ID: v, Username: v, Sub: v, Region: v, TokenSHA256: v, Status: batch.Status(v),
+			ErrorCode: v, ErrorMessage: v, RequestID: v, Request: v}
+		var b bytes.Buffer
+		w, err := report.NewCSV(&b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Write(r); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		recs, err := csv.NewReader(&b).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, col := range report.Columns {
+			switch col {
+			case "row", "attempts", "http_status", "started_at", "duration_ms":
+				continue
+			}
+			cell := recs[1][i]
+			if want := map[bool]string{true: "'" + v, false: v}[escaped[v]]; cell != want {
+				t.Errorf("%q in column %s is written %q, want %q", v, col, cell, want)
+			}
+			if got := report.Unescape(cell); got != v {
+				t.Errorf("%q in column %s reads back as %q", v, col, got)
+			}
+		}
 	}
 }
 

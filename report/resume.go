@@ -105,7 +105,7 @@ func readDoneCSV(r io.Reader) (Done, error) {
 			pending = fmt.Errorf("report line %d has %d fields, the header has %d", line, len(rec), len(header))
 			continue
 		}
-		if err := done.add(rec[fpCol], rec[statusCol], rec[codeCol]); err != nil {
+		if err := done.add(Unescape(rec[fpCol]), Unescape(rec[statusCol]), Unescape(rec[codeCol])); err != nil {
 			pending = fmt.Errorf("report line %d: %w", line, err)
 		}
 	}

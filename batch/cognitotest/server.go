@@ -19,10 +19,12 @@ package cognitotest
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"golang.org/x/time/rate"
 	"io"
+	"log"
 	"math"
 	"net"
 	"net/http"
@@ -97,12 +99,16 @@ type Reply struct {
 	// Delay is the latency before answering (or resetting, or stalling).
 	// A client that gives up, or Close, cuts it short.
 	Delay time.Duration
+	// RequestID replaces the x-amzn-RequestId of the answer, RequestID(N)
+	// by default: a server may answer with any text there.
+	RequestID string
 }
 
 // Server is a Cognito user-pool endpoint for tests. Its methods are safe for
 // concurrent use.
 type Server struct {
-	// URL is the base URL, http://127.0.0.1:PORT, for the client's BaseEndpoint.
+	// URL is the base URL, http://127.0.0.1:PORT (https for NewTLSServer),
+	// for the client's BaseEndpoint.
 	URL string
 
 	ts      *httptest.Server
@@ -125,6 +131,16 @@ type Server struct {
 // decide is called concurrently from the server's goroutines, so it must be
 // safe for concurrent use; it should return promptly, since Close waits for it.
 func NewServer(decide func(Call) Reply) *Server {
+	return newServer(decide, nil)
+}
+
+// NewTLSServer is NewServer over HTTPS with cert, as a service behind a
+// private CA answers: its URL is https://127.0.0.1:PORT.
+func NewTLSServer(decide func(Call) Reply, cert tls.Certificate) *Server {
+	return newServer(decide, &tls.Config{Certificates: []tls.Certificate{cert}})
+}
+
+func newServer(decide func(Call) Reply, tlsConfig *tls.Config) *Server {
 	s := &Server{
 		decide:   decide,
 		closing:  make(chan struct{}),
@@ -138,7 +154,14 @@ func NewServer(decide func(Call) Reply) *Server {
 			s.mu.Unlock()
 		}
 	}
-	s.ts.Start()
+	if tlsConfig != nil {
+		// A client that refuses the certificate is what some tests test.
+		s.ts.Config.ErrorLog = log.New(io.Discard, "", 0)
+		s.ts.TLS = tlsConfig
+		s.ts.StartTLS()
+	} else {
+		s.ts.Start()
+	}
 	s.URL = s.ts.URL
 	return s
 }
@@ -225,7 +248,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := s.record(op, body, token)
 	if perr != nil {
-		writeError(w, c.N, http.StatusBadRequest, perr.code, perr.message)
+		writeError(w, RequestID(c.N), http.StatusBadRequest, perr.code, perr.message)
 		return
 	}
 	var reply Reply
@@ -281,19 +304,20 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, n int, reply Rep
 	if reply.Delay > 0 && !s.wait(r.Context(), reply.Delay) {
 		panic(http.ErrAbortHandler)
 	}
+	id := cmp.Or(reply.RequestID, RequestID(n))
 	code := func(def string) string { return cmp.Or(reply.Code, def) }
 	message := func(def string) string { return cmp.Or(reply.Message, def) }
 	switch reply.Fault {
 	case None:
-		writeResponse(w, n, http.StatusOK, "", jsonType, []byte("{}"))
+		writeResponse(w, id, http.StatusOK, "", jsonType, []byte("{}"))
 	case Throttle:
-		writeError(w, n, http.StatusBadRequest, code("TooManyRequestsException"), message("Rate exceeded"))
+		writeError(w, id, http.StatusBadRequest, code("TooManyRequestsException"), message("Rate exceeded"))
 	case Internal:
-		writeError(w, n, http.StatusInternalServerError, code("InternalErrorException"), message("Internal server error"))
+		writeError(w, id, http.StatusInternalServerError, code("InternalErrorException"), message("Internal server error"))
 	case APIError:
-		writeError(w, n, http.StatusBadRequest, code("NotAuthorizedException"), message("Access Token has expired"))
+		writeError(w, id, http.StatusBadRequest, code("NotAuthorizedException"), message("Access Token has expired"))
 	case ServerError:
-		writeResponse(w, n, http.StatusServiceUnavailable, "", "text/html", []byte(unavailablePage))
+		writeResponse(w, id, http.StatusServiceUnavailable, "", "text/html", []byte(unavailablePage))
 	case Reset:
 		reset(w)
 	case Stall:
@@ -339,7 +363,7 @@ const unavailablePage = "<html>\r\n<head><title>503 Service Temporarily Unavaila
 
 // writeError writes a JSON 1.1 error the way the service does: the type in
 // both the X-Amzn-ErrorType header and the body's __type.
-func writeError(w http.ResponseWriter, n, status int, code, message string) {
+func writeError(w http.ResponseWriter, requestID string, status int, code, message string) {
 	body, err := json.Marshal(struct {
 		Type    string `json:"__type"`
 		Message string `json:"message"`
@@ -347,14 +371,14 @@ func writeError(w http.ResponseWriter, n, status int, code, message string) {
 	if err != nil {
 		panic(err) // two strings always marshal
 	}
-	writeResponse(w, n, status, code, jsonType, body)
+	writeResponse(w, requestID, status, code, jsonType, body)
 }
 
-func writeResponse(w http.ResponseWriter, n, status int, errorType, contentType string, body []byte) {
+func writeResponse(w http.ResponseWriter, requestID string, status int, errorType, contentType string, body []byte) {
 	h := w.Header()
 	// Assigned directly to keep the service's spelling on the wire; clients
 	// read header names case-insensitively.
-	h["x-amzn-RequestId"] = []string{RequestID(n)}
+	h["x-amzn-RequestId"] = []string{requestID}
 	if errorType != "" {
 		h["X-Amzn-ErrorType"] = []string{errorType}
 	}

@@ -2,6 +2,7 @@ package cognitotest
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -656,4 +657,59 @@ func BenchmarkServer(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(len(srv.Calls()))/b.Elapsed().Seconds(), "calls/s")
+}
+
+// A Reply's RequestID is the answer's request id, success or error.
+func TestReplyRequestID(t *testing.T) {
+	for _, f := range []Fault{None, APIError} {
+		srv := NewServer(func(Call) Reply { return Reply{Fault: f, RequestID: "echo of anything"} })
+		out, err := setMFA(context.Background(), newClient(srv), Token(Claims{}))
+		var id string
+		if out != nil {
+			id, _ = awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
+		}
+		var re *awshttp.ResponseError
+		if errors.As(err, &re) {
+			id = re.ServiceRequestID()
+		}
+		if id != "echo of anything" {
+			t.Errorf("%v: request id %q, want the reply's", f, id)
+		}
+		srv.Close()
+	}
+}
+
+// A TLS server answers over HTTPS with the certificate given, which a
+// client trusts through the CA that issued it, and only then.
+func TestTLSServer(t *testing.T) {
+	ca, err := NewCA("test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.Certificate("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewTLSServer(nil, cert)
+	defer srv.Close()
+	if !strings.HasPrefix(srv.URL, "https://127.0.0.1:") {
+		t.Errorf("URL %q", srv.URL)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca.PEM)
+	for _, trusted := range []bool{false, true} {
+		client := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+			if trusted {
+				tr.TLSClientConfig.RootCAs = pool
+			}
+		})
+		c := cip.New(cip.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Retryer: aws.NopRetryer{}, HTTPClient: client})
+		_, err := setMFA(context.Background(), c, Token(Claims{}))
+		if trusted != (err == nil) {
+			t.Errorf("trusted %v: %v", trusted, err)
+		}
+	}
+	if n := len(srv.Calls()); n != 1 {
+		t.Errorf("%d calls, want the trusted one", n)
+	}
 }

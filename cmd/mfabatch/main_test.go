@@ -10,6 +10,9 @@ package main
 // users InvalidParameterException, notfound- users
 // ResourceNotFoundException, forbidden- users ForbiddenException; stall-
 // users never get an answer; slow- users get theirs after half a second.
+// echo- users get an error quoting their token in its code, message and
+// request id, echopiece- users one quoting pieces of it, and echook- users
+// a success with the token as its request id.
 //
 // The scripts' own commands:
 //
@@ -59,6 +62,10 @@ package main
 //	notoken FILE...           no 16 characters of any of the script's tokens
 //	                          are in FILE (or stdout, stderr)
 //	filemode FILE MODE        FILE's permission bits are MODE, in octal
+//	tlsendpoint               serve the endpoint over HTTPS too, at
+//	                          $COGNITO_TLS, its certificate signed by a CA
+//	                          made for the script (ca.pem; other-ca.pem is
+//	                          another CA's); calls then counts its calls
 //
 // A label's token is minted once per script, so manifests made from one
 // template hold the same tokens.
@@ -128,6 +135,7 @@ func TestScripts(t *testing.T) {
 			"bodies":      cmdBodies,
 			"notoken":     cmdNotoken,
 			"filemode":    cmdFilemode,
+			"tlsendpoint": cmdTLSEndpoint,
 		},
 	})
 }
@@ -288,6 +296,8 @@ func decide(c cognitotest.Call) cognitotest.Reply {
 		return cognitotest.Reply{Fault: cognitotest.Stall}
 	case strings.HasPrefix(user, "slow-"):
 		return cognitotest.Reply{Delay: slowDelay}
+	case strings.HasPrefix(user, "echo-"), strings.HasPrefix(user, "echopiece-"), strings.HasPrefix(user, "echook-"):
+		return echo(user, c.Token)
 	}
 	if m := faultPrefix.FindStringSubmatch(user); m != nil {
 		if n, _ := strconv.Atoi(m[2]); c.Attempt <= n {

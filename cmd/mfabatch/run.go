@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,6 +34,7 @@ type runFlags struct {
 	burst, workers, maxAttempts                   int
 	timeout, minTokenTTL                          time.Duration
 	region, profile, endpoint                     string
+	caBundle                                      string
 	defaults                                      batch.Settings
 	progress                                      progressMode
 	progressInterval                              time.Duration
@@ -71,6 +73,7 @@ func parseRunFlags(args []string, stdout io.Writer) (*runFlags, string, error) {
 	fs.StringVar(&f.region, "region", "", "Cognito region (default: AWS config, else each token's issuer)")
 	fs.StringVar(&f.profile, "profile", "", "AWS shared-config profile")
 	fs.StringVar(&f.endpoint, "endpoint-url", "", "send to this endpoint instead (emulators, tests)")
+	fs.StringVar(&f.caBundle, "ca-bundle", "", "trust the CA certificates in this PEM file (default: AWS_CA_BUNDLE, else the profile's ca_bundle)")
 	fs.Var(factorFlag{&f.defaults.SMS, false}, "sms-mfa-settings", "default SMS block, e.g. Enabled=true,PreferredMfa=false")
 	fs.Var(factorFlag{&f.defaults.SoftwareToken, false}, "software-token-mfa-settings", "default TOTP block")
 	fs.Var(factorFlag{&f.defaults.Email, false}, "email-mfa-settings", "default email block")
@@ -397,9 +400,21 @@ func loadAWSConfig(ctx context.Context, f *runFlags) (aws.Config, error) {
 	if f.region != "" {
 		opts = append(opts, config.WithRegion(f.region))
 	}
+	if f.caBundle != "" {
+		// Checked here, to name the flag: the SDK's own error names no file.
+		pem, err := os.ReadFile(f.caBundle)
+		if err == nil && !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			err = errors.New("no PEM certificate in it")
+		}
+		if err != nil {
+			return aws.Config{}, usageError{fmt.Sprintf("--ca-bundle %s: %v", f.caBundle, err), "give a PEM file of the CA certificates to trust"}
+		}
+		// Given first, it wins over AWS_CA_BUNDLE and the profile's ca_bundle.
+		opts = append(opts, config.WithCustomCABundle(bytes.NewReader(pem)))
+	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return cfg, usageError{fmt.Sprintf("AWS configuration: %v", err), "check --profile and AWS_PROFILE"}
+		return cfg, usageError{fmt.Sprintf("AWS configuration: %v", err), "check --profile, AWS_PROFILE, and AWS_CA_BUNDLE or the profile's ca_bundle"}
 	}
 	return cfg, nil
 }
