@@ -23,11 +23,17 @@ type Config struct {
 	MaxAttempts int           // attempts per row, the first included; 0 means 5
 	Timeout     time.Duration // limit for one attempt; 0 means 10s
 	MinTokenTTL time.Duration // a token expiring within this of its dispatch is not sent
-	Region      string        // where to send every row; "" means each token's issuer region
-	Defaults    Settings      // fields for rows that leave them blank
-	DryRun      bool          // check and describe every row; send nothing
-	MaxFailures Threshold     // halt once failed rows exceed it; the zero value never halts
-	Adaptive    bool          // slow down on throttling, recover slowly; needs RPS > 0
+	// Rows go to their token's issuer's region. Region (--region) serves
+	// tokens whose issuer names none, and a row whose issuer names another
+	// is invalid (RegionMismatch); DefaultRegion (the AWS configuration's)
+	// serves tokens naming none when Region is "". With neither, such a
+	// row ends the run with a *NoRegionError.
+	Region        string
+	DefaultRegion string
+	Defaults      Settings  // fields for rows that leave them blank
+	DryRun        bool      // check and describe every row; send nothing
+	MaxFailures   Threshold // halt once failed rows exceed it; the zero value never halts
+	Adaptive      bool      // slow down on throttling, recover slowly; needs RPS > 0
 	// AlreadyDone reports rows (by token fingerprint) that succeeded in an
 	// earlier run: they are skipped and make no call. nil means none.
 	AlreadyDone func(tokenSHA256 string) bool
@@ -127,8 +133,9 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 		}
 	}
 
-	// A manifest that cannot be read further ends the run, but the rows
-	// read so far still finish and are reported.
+	// A manifest that cannot be read further ends the run, as does a row
+	// that needs a region when none is configured, but the rows read so
+	// far still finish and are reported.
 	var readErr error
 	var producers sync.WaitGroup
 	producers.Add(1)
@@ -146,8 +153,11 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 				readErr = err
 				return nil
 			}
-			j, res := p.prepare(r)
+			j, res, err := p.prepare(r)
 			switch {
+			case err != nil:
+				readErr = err
+				return nil
 			case j == nil:
 				if !send(res) {
 					return nil
