@@ -17,7 +17,7 @@ import (
 // Config tunes a run. The zero value of each field has the meaning its
 // comment gives.
 type Config struct {
-	Workers     int           // concurrent calls; 0 means auto: as many as --rps needs at the latency seen
+	Workers     int           // concurrent calls per region; 0 means auto: as many as --rps needs at the latency seen
 	RPS         float64       // attempts per second per region, retries included; 0 means unlimited
 	Burst       int           // limiter burst; 0 means 1
 	MaxAttempts int           // attempts per row, the first included; 0 means 5
@@ -121,9 +121,7 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 	stopWaits := context.AfterFunc(stop, cancelWait)
 	defer stopWaits()
 
-	pool := newPool(cfg)
-	jobs := make(chan *job, pool.start)
-	results := make(chan Result, max(pool.start, rowBuffer))
+	results := make(chan Result, max(startWorkers(cfg), rowBuffer))
 	send := func(res Result) bool {
 		select {
 		case results <- res:
@@ -133,15 +131,21 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 		}
 	}
 
+	// Each region's rows go to workers of its own (see dispatch).
+	var producers sync.WaitGroup
+	d := &dispatch{cfg: cfg, ahead: make(chan struct{}, aheadRows), lanes: map[string]*lane{}, g: g, running: &producers, send: send,
+		newWorker: func(l *lane) worker {
+			return worker{client: r.Client, cfg: cfg, stop: stop, waitCtx: waitCtx, gctx: gctx, pool: l.pool}
+		}}
+
 	// A manifest that cannot be read further ends the run, as does a row
 	// that needs a region when none is configured, but the rows read so
 	// far still finish and are reported.
 	var readErr error
-	var producers sync.WaitGroup
 	producers.Add(1)
 	g.Go(func() error {
 		defer producers.Done()
-		defer close(jobs)
+		defer d.close()
 		p := producer{cfg: cfg, start: start, sum: sum, pacers: map[string]*pacer{}}
 		rows := readRows(m, cfg.Shard, gctx)
 		for {
@@ -168,7 +172,8 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 				}
 			default:
 				select {
-				case jobs <- j:
+				case d.ahead <- struct{}{}:
+					d.queue(j)
 				case <-stop.Done():
 					if !send(notSent(stop, j.res, cfg.Now())) {
 						return nil
@@ -179,25 +184,6 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 			}
 		}
 	})
-	// A worker may start more workers: it holds a count of producers, so
-	// the count cannot reach zero while it adds to it.
-	var spawn func(n int)
-	spawn = func(n int) {
-		for range n {
-			producers.Add(1)
-			g.Go(func() error {
-				defer producers.Done()
-				w := worker{client: r.Client, cfg: cfg, stop: stop, waitCtx: waitCtx, gctx: gctx, pool: pool, spawn: spawn}
-				for j := range jobs {
-					if !send(w.process(j)) {
-						return nil
-					}
-				}
-				return nil
-			})
-		}
-	}
-	spawn(pool.start)
 	go func() {
 		producers.Wait()
 		close(results)
@@ -241,7 +227,7 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 		}
 	})
 	err := g.Wait()
-	sum.Workers = pool.workers()
+	sum.Workers = d.workers()
 	sum.finish(cfg.Now().Sub(start))
 	if err == nil {
 		err = readErr

@@ -64,7 +64,7 @@ func parseRunFlags(args []string, stdout io.Writer) (*runFlags, string, error) {
 	fs.DurationVar(&f.progressInterval, "progress-interval", 30*time.Second, "time between progress lines in log mode")
 	fs.Float64Var(&f.rps, "rps", 10, "requests per second per region, retries included; 0 = unlimited")
 	fs.IntVar(&f.burst, "burst", 1, "limiter burst")
-	fs.Var(workersFlag{&f.workers}, "workers", "concurrent calls, or auto: as many as --rps needs at the latency seen")
+	fs.Var(workersFlag{&f.workers}, "workers", "concurrent calls per region, or auto: as many as --rps needs at the latency seen")
 	fs.IntVar(&f.maxAttempts, "max-attempts", 5, "attempts per row, the first included")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "limit for one attempt")
 	fs.DurationVar(&f.minTokenTTL, "min-token-ttl", 5*time.Second, "do not send a token expiring within this of its dispatch")
