@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"context"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -66,6 +67,40 @@ func (d *dispatch) start(l *lane, n int) {
 			}
 			return nil
 		})
+	}
+}
+
+// finish waits until the workers have taken every job queued. When stop
+// ends first, it hands the jobs still queued to unsent at once, rather
+// than leave them to workers that may be in calls for a while.
+func (d *dispatch) finish(stop, gctx context.Context, unsent func(*job) bool) {
+	// Once all of d.ahead's places are the producer's, no job is queued.
+	for range aheadRows {
+		select {
+		case d.ahead <- struct{}{}:
+		case <-stop.Done():
+			d.drain(unsent)
+			return
+		case <-gctx.Done():
+			return
+		}
+	}
+}
+
+// drain hands the jobs still queued to unsent, until it returns false.
+func (d *dispatch) drain(unsent func(*job) bool) {
+	for _, l := range d.lanes {
+		for queued := true; queued; {
+			select {
+			case j := <-l.jobs:
+				<-d.ahead
+				if !unsent(j) {
+					return
+				}
+			default:
+				queued = false
+			}
+		}
 	}
 }
 

@@ -146,6 +146,7 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 	g.Go(func() error {
 		defer producers.Done()
 		defer d.close()
+		defer d.finish(stop, gctx, func(j *job) bool { return send(notSent(stop, j.res, cfg.Now())) })
 		p := producer{cfg: cfg, start: start, sum: sum, pacers: map[string]*pacer{}}
 		rows := readRows(m, cfg.Shard, gctx)
 		for {
