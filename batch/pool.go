@@ -34,17 +34,23 @@ type pool struct {
 	latency float64 // moving average of seconds per call
 }
 
+// newPool makes a region's pool: each region is a quota of its own, with
+// its own workers.
 func newPool(cfg Config) *pool {
-	p := &pool{start: cfg.Workers, size: cfg.Workers}
-	if cfg.Workers == 0 {
-		p.auto, p.rps = true, cfg.RPS
-		p.start = WorkersFor(cfg.RPS, startLatency)
-		if cfg.RPS == 0 {
-			p.start = unlimitedWorkers
-		}
-		p.size = p.start
+	n := startWorkers(cfg)
+	return &pool{start: n, size: n, auto: cfg.Workers == 0, rps: cfg.RPS}
+}
+
+// startWorkers is how many workers a region starts with: Config.Workers,
+// or with auto as many as the rate needs at a typical latency.
+func startWorkers(cfg Config) int {
+	switch {
+	case cfg.Workers > 0:
+		return cfg.Workers
+	case cfg.RPS == 0:
+		return unlimitedWorkers
 	}
-	return p
+	return WorkersFor(cfg.RPS, startLatency)
 }
 
 // observe takes a call's latency and returns how many workers to add.

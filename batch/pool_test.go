@@ -40,20 +40,26 @@ func (s slowClient) SetUserMFAPreference(ctx context.Context, _ *cip.SetUserMFAP
 	}
 }
 
-// With --workers auto the pool grows to what the rate needs at the
-// latency seen: 200 calls/s at 50 ms or more need at least 16 in flight.
+// With --workers auto the pool starts with what the rate needs at 100 ms
+// and grows to what it needs at the latency seen: 200 calls/s at 300 ms
+// need three times as many calls in flight.
 func TestAutoWorkersGrowWithLatency(t *testing.T) {
+	const rps, latency = 200, 300 * time.Millisecond
+	first, want := batch.WorkersFor(rps, 100*time.Millisecond), batch.WorkersFor(rps, latency)
+	if want <= first {
+		t.Fatalf("the pool starts with %d workers and needs %d: nothing to grow", first, want)
+	}
 	m, _ := manifest(t, 300, nil)
 	cfg := fastConfig()
-	cfg.Workers, cfg.RPS, cfg.Burst = 0, 200, 5
+	cfg.Workers, cfg.RPS, cfg.Burst = 0, rps, 5
 	sink := &collect{}
-	sum, err := (&batch.Runner{Client: slowClient{50 * time.Millisecond}, Config: cfg}).Run(context.Background(), m, sink)
+	sum, err := (&batch.Runner{Client: slowClient{latency}, Config: cfg}).Run(context.Background(), m, sink)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sink.byRow(t, 300)
-	if want := batch.WorkersFor(200, 50*time.Millisecond); sum.Workers < want || sum.Workers > batch.MaxAutoWorkers {
-		t.Errorf("ended with %d workers, want at least %d", sum.Workers, want)
+	if sum.Workers < want || sum.Workers > batch.MaxAutoWorkers {
+		t.Errorf("ended with %d workers (started with %d), want at least %d", sum.Workers, first, want)
 	}
 
 	// A fixed count stays fixed.

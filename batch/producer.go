@@ -1,6 +1,8 @@
 package batch
 
 import (
+	"cmp"
+	"fmt"
 	"hash/maphash"
 	"time"
 
@@ -42,8 +44,9 @@ type producer struct {
 }
 
 // prepare checks a row. It returns a job to send, or the row's final
-// Result when there is nothing to send.
-func (p *producer) prepare(r readRow) (*job, Result) {
+// Result when there is nothing to send, or an error when the run cannot go
+// on (a *NoRegionError).
+func (p *producer) prepare(r readRow) (*job, Result, error) {
 	row, claims, rerr := r.row, r.claims, r.tokenErr
 	now := p.cfg.Now()
 	res := Result{Row: row.N, ID: row.ID, StartedAt: now.UTC(), TokenSHA256: r.fingerprint}
@@ -53,27 +56,26 @@ func (p *producer) prepare(r readRow) (*job, Result) {
 	}
 	if row.Err != nil {
 		res.fail(StatusInvalid, row.Err)
-		return nil, res
+		return nil, res, nil
 	}
 	if rerr != nil {
 		res.fail(StatusInvalid, rerr)
-		return nil, res
+		return nil, res, nil
 	}
 	settings := row.Settings.WithDefaults(p.cfg.Defaults)
 	if rerr := settings.Check(); rerr != nil {
 		res.fail(StatusInvalid, rerr)
-		return nil, res
+		return nil, res, nil
 	}
-	region := p.cfg.Region
+	region, rerr := p.region(claims)
+	if rerr != nil {
+		res.fail(StatusInvalid, rerr)
+		return nil, res, nil
+	}
 	if region == "" {
-		region = claims.Region
-	} else if claims.Region != "" && claims.Region != region {
-		p.sum.RegionMismatch++
+		return nil, res, &NoRegionError{Row: row.N, Issuer: scrub(clipIssuer(claims.Issuer), string(row.Token), res.TokenSHA256)}
 	}
-	if region == "" {
-		res.fail(StatusInvalid, rowErr(CodeInvalidRow, "the token's issuer %q names no Cognito region: pass --region", clipIssuer(claims.Issuer)))
-		return nil, res
-	}
+	res.Region = region
 	input := settings.Input(string(row.Token))
 	res.Request = string(Body(redacted(res.TokenSHA256), input))
 	if p.seen == nil {
@@ -89,11 +91,11 @@ func (p *producer) prepare(r readRow) (*job, Result) {
 			p.seen[key] = first
 		}
 		res.fail(StatusSkipped, rowErr(CodeAlreadySucceeded, "succeeded in the earlier run given to --resume"))
-		return nil, res
+		return nil, res, nil
 	}
 	if left := claims.Exp.Sub(now); left < p.cfg.MinTokenTTL {
 		res.fail(StatusInvalid, expired(claims.Exp, now))
-		return nil, res
+		return nil, res, nil
 	}
 	if first, ok := p.seen[key]; ok {
 		if first.settings == settings.pack() {
@@ -101,7 +103,7 @@ func (p *producer) prepare(r readRow) (*job, Result) {
 		} else {
 			res.fail(StatusInvalid, rowErr(CodeConflictingRow, "row %d asks different settings for this user; keep one row per user", first.row))
 		}
-		return nil, res
+		return nil, res, nil
 	}
 	p.seen[key] = first
 
@@ -117,9 +119,24 @@ func (p *producer) prepare(r readRow) (*job, Result) {
 			wait := time.Duration(float64(max(p.queued[region]-p.cfg.Burst, 0)) / p.cfg.RPS * float64(time.Second))
 			p.sum.noteDryRun(wait, claims.Exp.Sub(p.start.Add(wait)) < p.cfg.MinTokenTTL)
 		}
-		return nil, res
+		return nil, res, nil
 	}
-	return &job{res: res, token: string(row.Token), exp: claims.Exp, input: input, region: region, pacer: p.pacer(region)}, Result{}
+	return &job{res: res, token: string(row.Token), exp: claims.Exp, input: input, region: region, pacer: p.pacer(region)}, Result{}, nil
+}
+
+// region is where a row goes: its token's issuer's region, the only one
+// where the token is valid. Config.Region (--region), else
+// Config.DefaultRegion, serves tokens whose issuer names none, as an
+// emulator's; a Config.Region other than the issuer's makes the row
+// invalid. "" means the row needs a region and none is configured.
+func (p *producer) region(c Claims) (string, *RowError) {
+	switch {
+	case c.Region == "":
+		return cmp.Or(p.cfg.Region, p.cfg.DefaultRegion), nil
+	case p.cfg.Region != "" && p.cfg.Region != c.Region:
+		return "", rowErr(CodeRegionMismatch, "the token is from %s, not --region %s: a token is valid only in its issuer's region; leave --region out to send each row there", c.Region, p.cfg.Region)
+	}
+	return c.Region, nil
 }
 
 func (p *producer) userKey(c Claims) userKey {
@@ -141,6 +158,18 @@ func (p *producer) pacer(region string) *pacer {
 		p.sum.pacers = append(p.sum.pacers, pc)
 	}
 	return pc
+}
+
+// NoRegionError ends a run at the first row whose token names no region
+// (its issuer is not a Cognito user pool's, as an emulator's) when no
+// region is configured: every such row would need one.
+type NoRegionError struct {
+	Row    int
+	Issuer string // the token's issuer, clipped
+}
+
+func (e *NoRegionError) Error() string {
+	return fmt.Sprintf("row %d: the token's issuer %q names no Cognito region, and no region is configured", e.Row, e.Issuer)
 }
 
 func redacted(fingerprint string) string { return "<redacted:" + fingerprint + ">" }

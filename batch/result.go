@@ -38,6 +38,7 @@ const (
 	CodeInterrupted         = "Interrupted"
 	CodeHalted              = "Halted"
 	CodeAlreadySucceeded    = "AlreadySucceeded"
+	CodeRegionMismatch      = "RegionMismatch"
 
 	// CodeTimeout and CodeConnectionError name failures that never reached
 	// an answer from the service.

@@ -17,17 +17,23 @@ import (
 // Config tunes a run. The zero value of each field has the meaning its
 // comment gives.
 type Config struct {
-	Workers     int           // concurrent calls; 0 means auto: as many as --rps needs at the latency seen
+	Workers     int           // concurrent calls per region; 0 means auto: as many as --rps needs at the latency seen
 	RPS         float64       // attempts per second per region, retries included; 0 means unlimited
 	Burst       int           // limiter burst; 0 means 1
 	MaxAttempts int           // attempts per row, the first included; 0 means 5
 	Timeout     time.Duration // limit for one attempt; 0 means 10s
 	MinTokenTTL time.Duration // a token expiring within this of its dispatch is not sent
-	Region      string        // where to send every row; "" means each token's issuer region
-	Defaults    Settings      // fields for rows that leave them blank
-	DryRun      bool          // check and describe every row; send nothing
-	MaxFailures Threshold     // halt once failed rows exceed it; the zero value never halts
-	Adaptive    bool          // slow down on throttling, recover slowly; needs RPS > 0
+	// Rows go to their token's issuer's region. Region (--region) serves
+	// tokens whose issuer names none, and a row whose issuer names another
+	// is invalid (RegionMismatch); DefaultRegion (the AWS configuration's)
+	// serves tokens naming none when Region is "". With neither, such a
+	// row ends the run with a *NoRegionError.
+	Region        string
+	DefaultRegion string
+	Defaults      Settings  // fields for rows that leave them blank
+	DryRun        bool      // check and describe every row; send nothing
+	MaxFailures   Threshold // halt once failed rows exceed it; the zero value never halts
+	Adaptive      bool      // slow down on throttling, recover slowly; needs RPS > 0
 	// AlreadyDone reports rows (by token fingerprint) that succeeded in an
 	// earlier run: they are skipped and make no call. nil means none.
 	AlreadyDone func(tokenSHA256 string) bool
@@ -120,10 +126,8 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 	stopWaits := context.AfterFunc(stop, cancelWait)
 	defer stopWaits()
 
-	pool := newPool(cfg)
 	watch := &failureWatch{limit: cfg.MaxFailures}
-	jobs := make(chan *job, pool.start)
-	results := make(chan Result, max(pool.start, rowBuffer))
+	results := make(chan Result, max(startWorkers(cfg), rowBuffer))
 	send := func(res Result) bool {
 		select {
 		case results <- res:
@@ -133,14 +137,22 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 		}
 	}
 
-	// A manifest that cannot be read further ends the run, but the rows
-	// read so far still finish and are reported.
-	var readErr error
+	// Each region's rows go to workers of its own (see dispatch).
 	var producers sync.WaitGroup
+	d := &dispatch{cfg: cfg, ahead: make(chan struct{}, aheadRows), lanes: map[string]*lane{}, g: g, running: &producers, send: send,
+		newWorker: func(l *lane) worker {
+			return worker{client: r.Client, cfg: cfg, stop: stop, halt: halt, watch: watch, waitCtx: waitCtx, gctx: gctx, pool: l.pool}
+		}}
+
+	// A manifest that cannot be read further ends the run, as does a row
+	// that needs a region when none is configured, but the rows read so
+	// far still finish and are reported.
+	var readErr error
 	producers.Add(1)
 	g.Go(func() error {
 		defer producers.Done()
-		defer close(jobs)
+		defer d.close()
+		defer d.finish(stop, gctx, func(j *job) bool { return send(notSent(stop, j.res, cfg.Now())) })
 		p := producer{cfg: cfg, start: start, sum: sum, pacers: map[string]*pacer{}}
 		rows := readRows(m, cfg.Shard, gctx)
 		for {
@@ -152,8 +164,11 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 				readErr = err
 				return nil
 			}
-			j, res := p.prepare(r)
+			j, res, err := p.prepare(r)
 			switch {
+			case err != nil:
+				readErr = err
+				return nil
 			case j == nil:
 				if !send(res) {
 					return nil
@@ -164,7 +179,8 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 				}
 			default:
 				select {
-				case jobs <- j:
+				case d.ahead <- struct{}{}:
+					d.queue(j)
 				case <-stop.Done():
 					if !send(notSent(stop, j.res, cfg.Now())) {
 						return nil
@@ -175,25 +191,6 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 			}
 		}
 	})
-	// A worker may start more workers: it holds a count of producers, so
-	// the count cannot reach zero while it adds to it.
-	var spawn func(n int)
-	spawn = func(n int) {
-		for range n {
-			producers.Add(1)
-			g.Go(func() error {
-				defer producers.Done()
-				w := worker{client: r.Client, cfg: cfg, stop: stop, halt: halt, watch: watch, waitCtx: waitCtx, gctx: gctx, pool: pool, spawn: spawn}
-				for j := range jobs {
-					if !send(w.process(j)) {
-						return nil
-					}
-				}
-				return nil
-			})
-		}
-	}
-	spawn(pool.start)
 	go func() {
 		producers.Wait()
 		close(results)
@@ -234,7 +231,7 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 		}
 	})
 	err := g.Wait()
-	sum.Workers = pool.workers()
+	sum.Workers = d.workers()
 	sum.finish(cfg.Now().Sub(start))
 	if err == nil {
 		err = readErr

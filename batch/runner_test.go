@@ -318,21 +318,6 @@ func TestRegionsHaveTheirOwnLimiters(t *testing.T) {
 	}
 }
 
-func TestRegionFlagOverridesIssuer(t *testing.T) {
-	m, _ := manifest(t, 3, func(i int) cognitotest.Claims {
-		return cognitotest.Claims{Username: fmt.Sprintf("u%d", i), Region: "eu-west-1"}
-	})
-	client := &fakeClient{}
-	cfg := fastConfig()
-	cfg.Region = "us-west-2"
-	if _, err := (&batch.Runner{Client: client, Config: cfg}).Run(context.Background(), m, &collect{}); err != nil {
-		t.Fatal(err)
-	}
-	if len(client.calls["us-west-2"]) != 3 || len(client.calls) != 1 {
-		t.Errorf("calls by region: %v, want 3 to us-west-2", client.calls)
-	}
-}
-
 func maxInWindow(ts []time.Time, d time.Duration) int {
 	most, j := 0, 0
 	for i := range ts {

@@ -29,10 +29,6 @@ type Summary struct {
 	Throttled int  `json:"throttled_calls,omitempty"`
 	DryRun    bool `json:"dry_run,omitempty"`
 
-	// RegionMismatch counts rows sent to a region other than their token's
-	// issuer's, which the service will reject.
-	RegionMismatch int `json:"region_mismatch,omitempty"`
-
 	// A dry run's forecast at the configured rate.
 	EstimatedSeconds *float64 `json:"estimated_seconds,omitempty"`
 	WouldExpire      *int     `json:"tokens_expiring_before_their_turn,omitempty"`

@@ -65,9 +65,6 @@ func WriteSummary(w io.Writer, s *batch.Summary) error {
 			fmt.Fprintf(&b, "  tokens that would expire before their turn: %d\n", *s.WouldExpire)
 		}
 	}
-	if s.RegionMismatch > 0 {
-		fmt.Fprintf(&b, "  %s went to a region other than their token's issuer's (from --region or the AWS configuration); unset it to use each token's own\n", plural(s.RegionMismatch, "row"))
-	}
 	if s.Throttled > 0 {
 		fmt.Fprintf(&b, "  throttled: %s of %d\n", plural(s.Throttled, "call"), s.Attempts)
 	}

@@ -66,11 +66,11 @@ func parseRunFlags(args []string, stdout io.Writer) (*runFlags, string, error) {
 	fs.DurationVar(&f.progressInterval, "progress-interval", 30*time.Second, "time between progress lines in log mode")
 	fs.Float64Var(&f.rps, "rps", 10, "requests per second per region, retries included; 0 = unlimited")
 	fs.IntVar(&f.burst, "burst", 1, "limiter burst")
-	fs.Var(workersFlag{&f.workers}, "workers", "concurrent calls, or auto: as many as --rps needs at the latency seen")
+	fs.Var(workersFlag{&f.workers}, "workers", "concurrent calls per region, or auto: as many as --rps needs at the latency seen")
 	fs.IntVar(&f.maxAttempts, "max-attempts", 5, "attempts per row, the first included")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "limit for one attempt")
 	fs.DurationVar(&f.minTokenTTL, "min-token-ttl", 5*time.Second, "do not send a token expiring within this of its dispatch")
-	fs.StringVar(&f.region, "region", "", "Cognito region (default: AWS config, else each token's issuer)")
+	fs.StringVar(&f.region, "region", "", "Cognito region for tokens whose issuer names none (default: the AWS config's); rows from another region are invalid")
 	fs.StringVar(&f.profile, "profile", "", "AWS shared-config profile")
 	fs.StringVar(&f.endpoint, "endpoint-url", "", "send to this endpoint instead (emulators, tests)")
 	fs.StringVar(&f.caBundle, "ca-bundle", "", "trust the CA certificates in this PEM file (default: AWS_CA_BUNDLE, else the profile's ca_bundle)")
@@ -203,6 +203,13 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return exitNotSent
 	}
 	sum, err := run(ctx, f, path, stdin, stdout, stderr)
+	var nre *batch.NoRegionError
+	if errors.As(err, &nre) {
+		err = usageError{nre.Error(), "pass --region with the region of the users' pool"}
+		if sum != nil && sum.Attempts == 0 {
+			sum = nil // nothing was sent: the error says all there is
+		}
+	}
 	if sum != nil {
 		if werr := report.WriteSummary(stderr, sum); werr != nil && err == nil {
 			err = werr
@@ -288,7 +295,7 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 	prog := newProgress(f, path, manifest, shard, stdout, stderr)
 	r := &batch.Runner{Client: client, Config: batch.Config{
 		Workers: f.workers, RPS: f.rps, Burst: f.burst, MaxAttempts: f.maxAttempts,
-		Timeout: f.timeout, MinTokenTTL: f.minTokenTTL, Region: cfg.Region,
+		Timeout: f.timeout, MinTokenTTL: f.minTokenTTL, Region: f.region, DefaultRegion: cfg.Region,
 		Defaults: f.defaults, DryRun: f.dryRun, MaxFailures: f.maxFailures, Adaptive: f.adaptive,
 		Log: newLogger(prog.Stderr(), f.logFormat, f.logLevel), Shard: shard, OnResult: prog.Add,
 	}}
@@ -392,13 +399,13 @@ func sniffJSON(br *bufio.Reader) bool {
 	return false
 }
 
+// loadAWSConfig loads the AWS configuration. Its region serves only tokens
+// whose issuer names none: --region is passed to the engine apart, since
+// it also checks every row's issuer.
 func loadAWSConfig(ctx context.Context, f *runFlags) (aws.Config, error) {
 	var opts []func(*config.LoadOptions) error
 	if f.profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(f.profile))
-	}
-	if f.region != "" {
-		opts = append(opts, config.WithRegion(f.region))
 	}
 	if f.caBundle != "" {
 		// Checked here, to name the flag: the SDK's own error names no file.
