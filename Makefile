@@ -9,9 +9,10 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/mfabatch ./cmd/mfabatch
 
 # Every test, the moto end-to-end tests included (they skip where moto_server
-# is missing unless MFABATCH_E2E=1).
+# is missing unless MFABATCH_E2E=1). Printed as go test prints it, plus a
+# line for each skipped test with its reason.
 test:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -json ./... | $(GO) run ./internal/testsum
 
 e2e:
 	MFABATCH_E2E=1 $(GO) test -race -count=1 -run 'E2E' -v ./cmd/mfabatch
