@@ -27,7 +27,7 @@ func ParseThreshold(s string) (Threshold, error) {
 	}
 	if p, ok := strings.CutSuffix(s, "%"); ok {
 		f, err := strconv.ParseFloat(p, 64)
-		if err != nil || f <= 0 || f > 100 {
+		if err != nil || !(f > 0 && f <= 100) { // NaN is neither
 			return Threshold{}, errors.New("want N, N% (more than 0, at most 100) or off")
 		}
 		return Threshold{Percent: f}, nil

@@ -48,6 +48,9 @@ type Config struct {
 	// OnResult, when set, sees each row's Result as it finishes, after the
 	// sink has it, from one goroutine: for progress displays.
 	OnResult func(Result)
+	// OnHalt, when set, hears why the run halts (see MaxFailures), once,
+	// as it happens (within flushEvery): to tell the person at once.
+	OnHalt func(reason string)
 
 	BackoffBase time.Duration    // first retry's backoff ceiling; 0 means 200ms
 	BackoffMax  time.Duration    // backoff ceiling; 0 means 20s
@@ -105,9 +108,10 @@ type Runner struct {
 
 // Run reads every row of m and hands one Result per row to sink. Row
 // failures are Results; Run returns an error only when the run itself
-// fails: the manifest cannot be read or the sink cannot be written. When
-// ctx is cancelled, or the run halts (see Config.MaxFailures), rows not yet
-// sent are reported not_attempted, calls in flight finish (each within
+// fails: the manifest cannot be read, or the sink cannot be written (a
+// *SinkError, once calls in flight have finished). When ctx is
+// cancelled, or the run halts (see Config.MaxFailures), rows not yet sent
+// are reported not_attempted, calls in flight finish (each within
 // Config.Timeout), and Run returns a complete Summary with ctx's error or
 // a *HaltError.
 func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, error) {
@@ -195,41 +199,7 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 		producers.Wait()
 		close(results)
 	}()
-	g.Go(func() error {
-		// Rows are flushed a few times a second, not one write each, so a
-		// crash loses at most the last fraction of a second.
-		tick := time.NewTicker(flushEvery)
-		defer tick.Stop()
-		dirty := false
-		for {
-			var res Result
-			select {
-			case r, ok := <-results:
-				if !ok {
-					return sink.Flush()
-				}
-				res = r
-			case <-tick.C:
-				if dirty {
-					if err := sink.Flush(); err != nil {
-						return err
-					}
-					dirty = false
-				}
-				continue
-			}
-			sum.add(res)
-			if res.ErrorCode != CodeAlreadySucceeded || cfg.Reported == nil || !cfg.Reported(res.Row) {
-				if err := sink.Write(res); err != nil {
-					return err
-				}
-			}
-			if cfg.OnResult != nil {
-				cfg.OnResult(res)
-			}
-			dirty = true
-		}
-	})
+	g.Go(func() error { return consume(cfg, results, sink, sum, stop, halt) })
 	err := g.Wait()
 	sum.Workers = d.workers()
 	sum.finish(cfg.Now().Sub(start))
@@ -250,6 +220,116 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 	}
 	return sum, nil
 }
+
+// consume counts and writes each result as it comes, and tells
+// Config.OnHalt of a halt. Rows are flushed a few times a second, not one
+// write each, so a crash loses at most the last fraction of a second. A
+// sink that fails stops dispatch, as a halt does, but the calls in flight
+// finish before the run ends (cancelling them would leave their users'
+// state unknown): their rows, and those lost in the failed write, are
+// counted in the SinkError returned.
+func consume(cfg Config, results <-chan Result, sink Sink, sum *Summary, stop context.Context, halt context.CancelCauseFunc) error {
+	tick := time.NewTicker(flushEvery)
+	defer tick.Stop()
+	rec := recorder{sink: sink}
+	told := false
+	for {
+		select {
+		case res, ok := <-results:
+			if !ok {
+				rec.dirty = true // the last flush writes out a header, even of no rows
+				rec.flush()
+				return rec.result()
+			}
+			sum.add(res)
+			if res.ErrorCode != CodeAlreadySucceeded || cfg.Reported == nil || !cfg.Reported(res.Row) {
+				rec.write(res)
+			}
+			if cfg.OnResult != nil {
+				cfg.OnResult(res)
+			}
+		case <-tick.C:
+			rec.flush()
+		}
+		if rec.err != nil && stop.Err() == nil {
+			halt(&HaltError{Reason: "the report could not be written"})
+			cfg.Log.Debug("the report could not be written: no more rows are sent", "error", rec.err)
+		}
+		// A halt of the workers' is told once; one of the report's the
+		// caller hears of from Run's error.
+		var he *HaltError
+		if !told && stop.Err() != nil && rec.err == nil && errors.As(context.Cause(stop), &he) {
+			told = true
+			if cfg.OnHalt != nil {
+				cfg.OnHalt(he.Reason)
+			}
+		}
+	}
+}
+
+// recorder writes results to a sink and knows which rows that made calls
+// the sink has not written out: those written since its last Flush, and,
+// once it has failed, every one.
+type recorder struct {
+	sink    Sink
+	err     error // the sink's first failure; nothing is written after it
+	dirty   bool  // rows written since the last Flush
+	pending int   // of them, rows that made calls
+	lost    int   // rows that made calls and are not in the report
+}
+
+// write hands res to the sink, unless the sink has failed.
+func (rc *recorder) write(res Result) {
+	if rc.err != nil {
+		if res.Attempts > 0 {
+			rc.lost++
+		}
+		return
+	}
+	if res.Attempts > 0 {
+		rc.pending++
+	}
+	rc.dirty = true
+	if err := rc.sink.Write(res); err != nil {
+		rc.fail(err)
+	}
+}
+
+// flush writes out the rows written since the last flush.
+func (rc *recorder) flush() {
+	if rc.err != nil || !rc.dirty {
+		return
+	}
+	if err := rc.sink.Flush(); err != nil {
+		rc.fail(err)
+		return
+	}
+	rc.dirty, rc.pending = false, 0
+}
+
+func (rc *recorder) fail(err error) {
+	rc.err = err
+	rc.lost += rc.pending
+	rc.pending = 0
+}
+
+func (rc *recorder) result() error {
+	if rc.err == nil {
+		return nil
+	}
+	return &SinkError{Err: rc.err, Unrecorded: rc.lost}
+}
+
+// SinkError is a report that could not be written. Unrecorded counts the
+// rows that made calls but are not in it, as far as the run can tell:
+// rows the sink took but had not written out when it failed count too.
+type SinkError struct {
+	Err        error
+	Unrecorded int
+}
+
+func (e *SinkError) Error() string { return e.Err.Error() }
+func (e *SinkError) Unwrap() error { return e.Err }
 
 // readRows reads the shard's rows of m in its own goroutine, so that a
 // stopped run need not wait on a manifest that blocks (a pipe nobody

@@ -92,7 +92,7 @@ func (w *worker) process(j *job) (res Result) {
 // already stopped.
 func (w *worker) haltIf(reason string) {
 	if reason != "" && w.stop.Err() == nil {
-		w.cfg.Log.Warn("halting: rows not yet sent will not be", "reason", reason)
+		w.cfg.Log.Debug("halting", "reason", reason) // the person hears of it from OnHalt
 		w.halt(&HaltError{Reason: reason})
 	}
 }

@@ -6,6 +6,8 @@
 # that only the rows not yet done are sent again. Every run keeps its report,
 # summary and log under a directory named for the day. It exits with the last
 # run's exit code, so the scheduler sees a failure when rows are still left.
+# It does not resume after exit 2 (nothing was sent), 4 (the report or the
+# summary could not be written: see below) or a stop request (129, 130, 143).
 #
 #   0 2 * * *  /srv/mfa/cron.sh /srv/mfa/manifest.csv || echo "exit $?" | mail -s "MFA rollout needs a look" ops@example.com
 #
@@ -44,10 +46,10 @@ if ! mkdir "$lock" 2>/dev/null; then
 	exit 75 # EX_TEMPFAIL
 fi
 trap 'rmdir "$lock"' EXIT
-# A stop request (SIGTERM, Ctrl-C) ends the retries; mfabatch itself finishes
-# the calls in flight and reports the rest not_attempted.
+# A stop request (SIGTERM, Ctrl-C, a hang-up) ends the retries; mfabatch
+# itself finishes the calls in flight and reports the rest not_attempted.
 stopping=
-trap 'stopping=1' INT TERM
+trap 'stopping=1' HUP INT TERM
 
 run=1
 prev=
@@ -64,9 +66,19 @@ while :; do
 	echo "cron.sh: run $run exited $code; report $base.csv, summary and log beside it" >&2
 
 	case $code in
-	0) break ;;       # every row done
-	2) break ;;       # nothing was sent: fix the manifest or flags; a retry cannot help
-	130 | 143) break ;; # stopped on request
+	0) break ;;               # every row done
+	2) break ;;               # nothing was sent: fix the manifest or flags; a retry cannot help
+	129 | 130 | 143) break ;; # stopped on request (SIGHUP, SIGINT, SIGTERM)
+	4)
+		# Calls were made, but the report or the summary could not be
+		# written (a full disk, a lost mount): the log's last line says how
+		# many rows were sent without a record. Their users' settings did
+		# change; a resume from this report would send those rows again,
+		# which sets the same settings again and spends quota. A retry onto
+		# the same disk would fail the same way: a person looks first.
+		echo "cron.sh: run $run could not write its report or summary; see $base.log, free the space, then resume from $base.csv by hand" >&2
+		break
+		;;
 	esac
 	# 1 (rows failed, were invalid or not attempted) or 3 (halted): resume,
 	# if allowed, and if some row may yet succeed: invalid rows stay invalid.

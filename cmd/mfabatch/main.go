@@ -19,12 +19,14 @@ import (
 
 // Exit codes: the one table of them.
 const (
-	exitOK      = 0   // every row succeeded (dry run: every row valid)
-	exitRows    = 1   // some row failed, was invalid, or was not attempted
-	exitNotSent = 2   // nothing was sent: usage, manifest, header or endpoint error
-	exitHalted  = 3   // halted by the failure threshold
-	exitSIGINT  = 130 // interrupted by SIGINT
-	exitSIGTERM = 143 // interrupted by SIGTERM
+	exitOK         = 0   // every row succeeded (dry run: every row would go through)
+	exitRows       = 1   // some row failed, was invalid, or was not attempted
+	exitNotSent    = 2   // nothing was sent: usage, manifest, header, endpoint or path error
+	exitHalted     = 3   // halted by the failure threshold
+	exitUnrecorded = 4   // the report or summary could not be written after calls were made
+	exitSIGHUP     = 129 // interrupted by SIGHUP
+	exitSIGINT     = 130 // interrupted by SIGINT
+	exitSIGTERM    = 143 // interrupted by SIGTERM
 )
 
 func main() {
@@ -41,6 +43,14 @@ func main() {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	// A hang-up stops the run as SIGTERM does, unless the run was started
+	// to outlive its terminal (nohup).
+	if !signal.Ignored(syscall.SIGHUP) {
+		signal.Notify(sigs, syscall.SIGHUP)
+	}
+	// A closed pipe (mfabatch run ... | head -1) fails the report's
+	// write, which stops the run and says so, rather than killing it.
+	signal.Ignore(syscall.SIGPIPE)
 	go func() {
 		s := <-sigs
 		if term.IsTerminal(int(os.Stderr.Fd())) {
@@ -68,10 +78,20 @@ func (e signalError) Error() string { return "interrupted by " + e.sig.String() 
 // interruptCode is the exit code for a run that ctx's signal interrupted.
 func interruptCode(ctx context.Context) int {
 	var se signalError
-	if errors.As(context.Cause(ctx), &se) && se.sig == syscall.SIGTERM {
+	errors.As(context.Cause(ctx), &se)
+	switch se.sig {
+	case syscall.SIGHUP:
+		return exitSIGHUP
+	case syscall.SIGTERM:
 		return exitSIGTERM
 	}
 	return exitSIGINT
+}
+
+// interrupted reports whether a signal cancelled ctx.
+func interrupted(ctx context.Context) bool {
+	var se signalError
+	return errors.As(context.Cause(ctx), &se)
 }
 
 const usage = `usage:

@@ -25,7 +25,9 @@ package main
 //	                          pipe that stays open until it exits
 //	feed FILE                 write FILE to the background run's standard
 //	                          input
-//	signal INT|TERM|KILL      send a signal to the background run
+//	signal HUP|INT|TERM|KILL  send a signal to the background run
+//	waitstderr REGEXP         wait (10s at most) until the background run's
+//	                          stderr matches REGEXP
 //	waitrun [D]               wait for the background run to exit, for at
 //	                          most D (default 10s), and check it as if it
 //	                          had run in the foreground (exit status 128+N
@@ -66,6 +68,16 @@ package main
 //	                          $COGNITO_TLS, its certificate signed by a CA
 //	                          made for the script (ca.pem; other-ca.pem is
 //	                          another CA's); calls then counts its calls
+//	headrun N ARGS...         run the tool as "mfabatch ARGS... | head -N":
+//	                          its stdout is read until N lines have come,
+//	                          then closed; like mfabatch otherwise
+//	fifo make FIFO            make a named pipe, mode 0644
+//	fifo open FIFO            wait (10s at most) until a reader opens FIFO,
+//	                          and keep its writing end open
+//	fifo write FIFO FILE      write FILE to FIFO (opening it as fifo open
+//	                          does, unless it is open), then close it
+//	fifo read FIFO OUT        read FIFO, once a writer opens it (10s at
+//	                          most), to its end, into OUT
 //
 // A label's token is minted once per script, so manifests made from one
 // template hold the same tokens.
@@ -136,6 +148,9 @@ func TestScripts(t *testing.T) {
 			"notoken":     cmdNotoken,
 			"filemode":    cmdFilemode,
 			"tlsendpoint": cmdTLSEndpoint,
+			"waitstderr":  cmdWaitstderr,
+			"headrun":     cmdHeadrun,
+			"fifo":        cmdFifo,
 		},
 	})
 }
@@ -181,6 +196,7 @@ type script struct {
 	byToken map[string]string  // token to label
 	byFP    map[string]string  // token fingerprint to label
 
+	fifos      map[string]*os.File // writing ends kept open by fifo open
 	ran        bool
 	exit       int
 	needsCode  bool // a failing run's exit code is still to be checked
@@ -393,18 +409,13 @@ type background struct {
 	cmd            *exec.Cmd
 	neg            bool // started with !
 	stdin          io.WriteCloser
-	stdout, stderr bytes.Buffer
+	stdout, stderr syncBuffer
 	done           chan struct{} // closed once cmd.Wait has returned
 }
 
 func (s *script) startBackground(ts *testscript.TestScript, neg bool, args []string) {
 	bg := &background{neg: neg, done: make(chan struct{})}
-	bg.cmd = exec.Command(s.bin, args...)
-	bg.cmd.Dir = ts.MkAbs(".")
-	for _, kv := range s.env {
-		k, _, _ := strings.Cut(kv, "=")
-		bg.cmd.Env = append(bg.cmd.Env, k+"="+ts.Getenv(k))
-	}
+	bg.cmd = s.command(ts, args)
 	bg.cmd.Stdout, bg.cmd.Stderr = &bg.stdout, &bg.stderr
 	var err error
 	bg.stdin, err = bg.cmd.StdinPipe()
@@ -414,12 +425,24 @@ func (s *script) startBackground(ts *testscript.TestScript, neg bool, args []str
 	s.bg = bg
 }
 
-var signals = map[string]syscall.Signal{"INT": syscall.SIGINT, "TERM": syscall.SIGTERM, "KILL": syscall.SIGKILL}
+// command is the tool run with args in the script's directory and
+// environment.
+func (s *script) command(ts *testscript.TestScript, args []string) *exec.Cmd {
+	cmd := exec.Command(s.bin, args...)
+	cmd.Dir = ts.MkAbs(".")
+	for _, kv := range s.env {
+		k, _, _ := strings.Cut(kv, "=")
+		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
+	}
+	return cmd
+}
+
+var signals = map[string]syscall.Signal{"HUP": syscall.SIGHUP, "INT": syscall.SIGINT, "TERM": syscall.SIGTERM, "KILL": syscall.SIGKILL}
 
 func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
 	s := state(ts)
 	if neg || len(args) != 1 || signals[args[0]] == 0 {
-		ts.Fatalf("usage: signal INT|TERM|KILL")
+		ts.Fatalf("usage: signal HUP|INT|TERM|KILL")
 	}
 	if s.bg == nil {
 		ts.Fatalf("signal: no background mfabatch run")

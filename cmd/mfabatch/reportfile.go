@@ -14,24 +14,16 @@ import (
 // whole, and from then on it holds every earlier success.
 type reportFile struct {
 	w    io.Writer
-	f    *os.File // nil for standard output
-	tmp  string   // the file being written, until commit renames it
-	path string   // where commit puts it
+	f    *os.File
+	tmp  string // the file being written, until commit renames it
+	path string // where commit puts it
 }
 
-// createReportFile opens where the report goes: standard output, or a file
-// that only its owner can read, never the manifest itself.
-func createReportFile(path string, manifest *source, stdout io.Writer) (*reportFile, error) {
-	if path == "-" {
-		return &reportFile{w: stdout}, nil
-	}
-	if manifest.file != nil {
-		if a, err := os.Stat(path); err == nil {
-			if b, err := manifest.file.Stat(); err == nil && os.SameFile(a, b) {
-				return nil, usageError{"--report " + path + " is the manifest itself", "write the report to another file"}
-			}
-		}
-	}
+// createReportFile opens the file the report goes to: a new file that only
+// its owner can read, beside path, or a device or pipe as it is (neither
+// emptied nor chmodded: "--report /dev/null" as root must not change
+// /dev/null for everyone).
+func createReportFile(path string) (*reportFile, error) {
 	target, err := filepath.EvalSymlinks(path)
 	if errors.Is(err, os.ErrNotExist) {
 		target, err = path, nil
@@ -61,10 +53,10 @@ func (r *reportFile) commit() error {
 		return nil
 	}
 	if err := r.f.Sync(); err != nil {
-		return fmt.Errorf("report: %w", err)
+		return err
 	}
 	if err := os.Rename(r.tmp, r.path); err != nil {
-		return fmt.Errorf("report: %w", err)
+		return err
 	}
 	r.tmp = ""
 	return nil
@@ -82,12 +74,9 @@ func (r *reportFile) abandon() {
 
 // close commits the report if it is not yet, and closes it.
 func (r *reportFile) close() error {
-	if r.f == nil {
-		return nil
-	}
 	err := r.commit()
-	if cerr := r.f.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("report: %w", cerr)
+	if cerr := r.f.Close(); err == nil {
+		err = cerr
 	}
 	return err
 }

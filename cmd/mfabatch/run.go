@@ -52,24 +52,26 @@ func parseRunFlags(args []string, stdout io.Writer) (*runFlags, string, error) {
 	fs.StringVar(&f.summaryPath, "summary", "", "also write the run summary as JSON to this file")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "check every row and show every request; send nothing")
 	fs.StringVar(&f.resume, "resume", "", "skip rows that succeeded in this earlier report (CSV or JSONL)")
-	f.maxFailures = batch.Threshold{Percent: 50}
-	fs.Var(thresholdFlag{&f.maxFailures}, "max-failures", "halt when more than N rows, or N% of rows sent (checked from 100 on), have failed; off never halts")
+	nf := &numberFlags{fs: fs}
+	nf.threshold(&f.maxFailures, batch.Threshold{Percent: 50}, "halt when more than `N` rows, or N% (more than 0, at most 100) of rows sent (checked from 100 on), have failed; off never halts")
 	fs.BoolVar(&f.adaptive, "adaptive", true, "slow down when throttled, recover slowly, never above --rps")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format on standard error: text or json")
 	fs.StringVar(&f.order, "order", "manifest", "manifest (the file's order) or expiry: a file's rows soonest-expiring token first")
 	fs.StringVar(&f.shard, "shard", "", "run only rows with (row - 1) mod N == I (default: from JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX)")
-	fs.IntVar(&f.shardCount, "shard-count", 0, "N for a Kubernetes Indexed Job's JOB_COMPLETION_INDEX (default: MFABATCH_SHARD_COUNT)")
+	nf.int(&f.shardCount, "shard-count", 0, 1, maxShards, "N for a Kubernetes Indexed Job's JOB_COMPLETION_INDEX (default: MFABATCH_SHARD_COUNT)")
 	f.logLevel = slog.LevelInfo
 	fs.TextVar(&f.logLevel, "log-level", slog.LevelInfo, "log level: debug (every attempt), info, warn or error")
 	f.progress = progressAuto
 	fs.Var(progressFlag{&f.progress}, "progress", "progress on standard error: auto (a bar at a terminal, else log), bar, log or off")
-	fs.DurationVar(&f.progressInterval, "progress-interval", 30*time.Second, "time between progress lines in log mode")
-	fs.Float64Var(&f.rps, "rps", 10, "requests per second per region, retries included; 0 = unlimited")
-	fs.IntVar(&f.burst, "burst", 1, "limiter burst")
-	fs.Var(workersFlag{&f.workers}, "workers", "concurrent calls per region, or auto: as many as --rps needs at the latency seen")
-	fs.IntVar(&f.maxAttempts, "max-attempts", 5, "attempts per row, the first included")
-	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "limit for one attempt")
-	fs.DurationVar(&f.minTokenTTL, "min-token-ttl", 5*time.Second, "do not send a token expiring within this of its dispatch")
+	nf.duration(&f.progressInterval, "progress-interval", 30*time.Second, minProgressInterval, maxProgressInterval, "time between progress lines in log mode")
+	nf.float(&f.rps, "rps", 10, "requests per second per region, retries included",
+		"0 (unlimited) or a number from 0.01 to 10000", "from 0.01 to 10000, or 0 for unlimited",
+		func(v float64) bool { return v == 0 || v >= minRPS && v <= maxRPS })
+	nf.int(&f.burst, "burst", 1, 1, maxBurst, "limiter burst")
+	nf.workers(&f.workers, "concurrent calls per region; auto keeps as many as --rps needs at the latency seen")
+	nf.int(&f.maxAttempts, "max-attempts", 5, 1, maxAttempts, "attempts per row, the first included")
+	nf.duration(&f.timeout, "timeout", 10*time.Second, minTimeout, maxTimeout, "limit for one attempt")
+	nf.duration(&f.minTokenTTL, "min-token-ttl", 5*time.Second, 0, maxMinTokenTTL, "do not send a token expiring within this of its dispatch")
 	fs.StringVar(&f.region, "region", "", "Cognito region for tokens whose issuer names none (default: the AWS config's); rows from another region are invalid")
 	fs.StringVar(&f.profile, "profile", "", "AWS shared-config profile")
 	fs.StringVar(&f.endpoint, "endpoint-url", "", "send to this endpoint instead (emulators, tests)")
@@ -91,6 +93,8 @@ func parseRunFlags(args []string, stdout io.Writer) (*runFlags, string, error) {
 		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 			help()
 			return nil, "", err
+		} else if nf.bad != nil {
+			return nil, "", nf.bad
 		} else if err != nil {
 			return nil, "", usageError{err.Error(), "run 'mfabatch run -h' for the flags"}
 		}
@@ -105,20 +109,6 @@ func parseRunFlags(args []string, stdout io.Writer) (*runFlags, string, error) {
 		return nil, "", usageError{"no manifest given", "mfabatch run [flags] MANIFEST (- reads standard input)"}
 	case len(positional) > 1:
 		return nil, "", usageError{fmt.Sprintf("one manifest at a time, got %d: %s", len(positional), strings.Join(positional, " ")), ""}
-	case f.rps < 0:
-		return nil, "", usageError{"--rps must be 0 (unlimited) or more", ""}
-	case f.burst < 1:
-		return nil, "", usageError{"--burst must be 1 or more", ""}
-	case f.workers < 0 || f.workers > 4096:
-		return nil, "", usageError{"--workers must be auto or from 1 to 4096", ""}
-	case f.maxAttempts < 1:
-		return nil, "", usageError{"--max-attempts must be 1 or more", ""}
-	case f.timeout <= 0:
-		return nil, "", usageError{"--timeout must be more than 0", ""}
-	case f.minTokenTTL < 0:
-		return nil, "", usageError{"--min-token-ttl must not be negative", ""}
-	case f.progressInterval <= 0:
-		return nil, "", usageError{"--progress-interval must be more than 0", ""}
 	}
 	if f.order != "manifest" && f.order != "expiry" {
 		return nil, "", usageError{fmt.Sprintf("--order %q: want manifest or expiry", f.order), ""}
@@ -151,48 +141,6 @@ func (v factorFlag) Set(s string) error {
 	return nil
 }
 
-// workersFlag is --workers: auto (0) or a count.
-type workersFlag struct{ n *int }
-
-func (v workersFlag) String() string {
-	if v.n == nil || *v.n == 0 {
-		return "auto"
-	}
-	return strconv.Itoa(*v.n)
-}
-
-func (v workersFlag) Set(s string) error {
-	if s == "auto" {
-		*v.n = 0
-		return nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 {
-		return errors.New("want auto or a number from 1")
-	}
-	*v.n = n
-	return nil
-}
-
-// thresholdFlag is --max-failures: N, N% or off.
-type thresholdFlag struct{ t *batch.Threshold }
-
-func (v thresholdFlag) String() string {
-	if v.t == nil {
-		return ""
-	}
-	return v.t.String()
-}
-
-func (v thresholdFlag) Set(s string) error {
-	t, err := batch.ParseThreshold(s)
-	if err != nil {
-		return err
-	}
-	*v.t = t
-	return nil
-}
-
 func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	f, path, err := parseRunFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
@@ -215,19 +163,35 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			err = werr
 		}
 	}
+	return exitCode(ctx, sum, err, stderr)
+}
+
+// exitCode prints err, if any, and says how the run ended. A nil Summary
+// means nothing was sent.
+func exitCode(ctx context.Context, sum *batch.Summary, err error, stderr io.Writer) int {
+	var we writeError
 	var he *batch.HaltError
+	sent := sum != nil && sum.Attempts > 0
 	switch {
+	case errors.As(err, &we) && sent:
+		printError(stderr, we.afterCalls())
+		return exitUnrecorded
 	case sum != nil && sum.Interrupted:
+		return interruptCode(ctx)
+	case sum == nil && interrupted(ctx):
+		fmt.Fprintln(stderr, "mfabatch: interrupted before the first call: nothing was sent")
 		return interruptCode(ctx)
 	case errors.As(err, &he):
 		return exitHalted
 	case err != nil:
 		printError(stderr, err)
-		if sum == nil || sum.Attempts == 0 {
+		if !sent {
 			return exitNotSent
 		}
 		return exitRows
-	case !sum.OK():
+	case !sum.OK() || sum.WouldExpire != nil && *sum.WouldExpire > 0:
+		// A dry run fails too when tokens would expire before their turn,
+		// so that "mfabatch run --dry-run ... || exit 1" guards a rollout.
 		return exitRows
 	}
 	return exitOK
@@ -235,6 +199,9 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 
 // run does the work of runCmd. A nil Summary means nothing was sent.
 func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout, stderr io.Writer) (*batch.Summary, error) {
+	if err := checkPaths(f, path, stdin, stdout); err != nil {
+		return nil, err
+	}
 	// A pipe is copied aside when it must be read twice.
 	twice := f.order == "expiry" || !f.dryRun && f.resume != ""
 	src, err := openManifest(ctx, path, stdin, twice, stderr)
@@ -243,6 +210,11 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 	}
 	defer src.close()
 	manifest, format, err := readManifest(src.r, src, f.format)
+	// An empty file is a manifest of no rows, as a header alone is.
+	empty := errors.Is(err, batch.ErrEmpty)
+	if empty {
+		manifest, err = noRows{}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -272,6 +244,58 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 	if err != nil {
 		return nil, err
 	}
+	client, err := newClient(cfg, f)
+	if err != nil {
+		return nil, err
+	}
+
+	outs, err := openOutputs(f, stdout)
+	if err != nil {
+		return nil, err
+	}
+	w, err := newReportWriter(outs.report, f.reportFormat, f.reportPath)
+	if err != nil {
+		outs.discard()
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	// Progress (--progress) counts each result, shows on stderr while the
+	// run goes, and is cleared before the summary.
+	prog := newProgress(f, path, manifest, shard, stdout, stderr)
+	r := &batch.Runner{Client: client, Config: runConfig(f, cfg.Region, shard, prog)}
+	if done != nil {
+		r.Config.AlreadyDone = done.Has
+	}
+	if !f.dryRun {
+		// Before the first call: the plan, the earlier successes on disk,
+		// and the report in its place. After a signal, no plan: the run
+		// reports every row not_attempted.
+		reported := &carried{}
+		if !empty && ctx.Err() == nil {
+			reported, err = plan(ctx, r.Config, src, format, manifest, w, stderr)
+		}
+		// A device or pipe hears of the report at the first flush, unless
+		// rows are carried: a report that cannot be written is then an
+		// error after calls (exit 4), as for any write that fails later.
+		if err == nil && (outs.renamed() || reported.any()) {
+			err = w.Flush()
+		}
+		if err == nil {
+			err = outs.commit()
+		}
+		if err != nil {
+			outs.discard()
+			return nil, err
+		}
+		r.Config.Reported = reported.has
+	}
+	prog.Start()
+	sum, runErr := r.Run(ctx, manifest, w)
+	prog.Stop()
+	return sum, settle(sum, runErr, outs, stderr)
+}
+
+// newClient is the Cognito client, with a connection for each worker.
+func newClient(cfg aws.Config, f *runFlags) (batch.Client, error) {
 	conns := f.workers
 	if conns == 0 {
 		conns = batch.MaxAutoWorkers
@@ -280,67 +304,64 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 	if err != nil {
 		return nil, usageError{err.Error(), "use an https:// endpoint, or run the emulator on 127.0.0.1"}
 	}
+	return client, nil
+}
 
-	rep, err := createReportFile(f.reportPath, src, stdout)
-	if err != nil {
-		return nil, err
-	}
-	w, err := newReportWriter(rep.w, f.reportFormat, f.reportPath)
-	if err != nil {
-		rep.abandon()
-		return nil, fmt.Errorf("report: %w", err)
-	}
-	// Progress (--progress) counts each result, shows on stderr while the
-	// run goes, and is cleared before the summary.
-	prog := newProgress(f, path, manifest, shard, stdout, stderr)
-	r := &batch.Runner{Client: client, Config: batch.Config{
+// runConfig is the engine's configuration from the flags. defaultRegion,
+// the AWS configuration's, serves tokens whose issuer names none.
+func runConfig(f *runFlags, defaultRegion string, shard batch.Shard, prog *progress) batch.Config {
+	return batch.Config{
 		Workers: f.workers, RPS: f.rps, Burst: f.burst, MaxAttempts: f.maxAttempts,
-		Timeout: f.timeout, MinTokenTTL: f.minTokenTTL, Region: f.region, DefaultRegion: cfg.Region,
+		Timeout: f.timeout, MinTokenTTL: f.minTokenTTL, Region: f.region, DefaultRegion: defaultRegion,
 		Defaults: f.defaults, DryRun: f.dryRun, MaxFailures: f.maxFailures, Adaptive: f.adaptive,
 		Log: newLogger(prog.Stderr(), f.logFormat, f.logLevel), Shard: shard, OnResult: prog.Add,
-	}}
-	if done != nil {
-		r.Config.AlreadyDone = done.Has
+		OnHalt: func(reason string) {
+			fmt.Fprintf(prog.Stderr(), "mfabatch: halting because %s; calls in flight finish, and the rows not yet sent are reported not_attempted\n", reason)
+		},
 	}
-	if !f.dryRun {
-		// Before the first call: the plan, the earlier successes on disk,
-		// and the report in its place.
-		reported, err := plan(ctx, r.Config, src, format, manifest, w, stderr)
-		if err == nil {
-			err = w.Flush()
-		}
-		if err == nil {
-			err = rep.commit()
-		}
-		if err != nil {
-			rep.abandon()
-			return nil, err
-		}
-		r.Config.Reported = reported.has
+}
+
+// settle closes the outputs of a run that has made its calls. An
+// interrupt or a halt still closes the report and writes the summary; it
+// is returned last, for the exit code.
+func settle(sum *batch.Summary, runErr error, outs *outputs, stderr io.Writer) error {
+	runErr = reportError(runErr)
+	if runErr == nil {
+		tell(sum, stderr)
 	}
-	prog.Start()
-	sum, runErr := r.Run(ctx, manifest, w)
-	prog.Stop()
-	// An interrupt or a halt still closes the report and writes the
-	// summary; it is returned last, for the exit code.
 	var stopErr error
 	var he *batch.HaltError
 	if errors.Is(runErr, context.Canceled) && sum.Interrupted || errors.As(runErr, &he) {
 		stopErr, runErr = runErr, nil
 	}
-	if err := rep.close(); err != nil && runErr == nil {
+	if err := outs.finish(sum); err != nil && runErr == nil {
 		runErr = err
-	}
-	if f.summaryPath != "" {
-		if err := writeSummaryFile(f.summaryPath, sum); err != nil && runErr == nil {
-			runErr = err
-		}
 	}
 	if runErr == nil {
 		runErr = stopErr
 	}
-	return sum, runErr
+	return runErr
 }
+
+// tell warns, before the summary, of a run of no rows, and of tokens a
+// dry run finds would expire before their turn: with the live run's plan,
+// and its advice.
+func tell(sum *batch.Summary, stderr io.Writer) {
+	switch {
+	case sum.Interrupted:
+	case sum.Rows == 0 && sum.Shard != "":
+		fmt.Fprintf(stderr, "mfabatch: warning: shard %s has no rows of the manifest\n", sum.Shard)
+	case sum.Rows == 0:
+		fmt.Fprintln(stderr, "mfabatch: warning: the manifest has no rows")
+	case sum.WouldExpire != nil && *sum.WouldExpire > 0:
+		fmt.Fprintln(stderr, report.PlanLine(sum))
+	}
+}
+
+// noRows is a manifest with no rows.
+type noRows struct{}
+
+func (noRows) Next() (batch.Row, error) { return batch.Row{}, io.EOF }
 
 // readManifest reads in as format, or when format is "" as the manifest's
 // name says, or for a pipe without a known extension as its first
@@ -496,17 +517,29 @@ func (c *carried) Write(r batch.Result) error {
 
 func (c *carried) Flush() error { return nil }
 
+func (c *carried) any() bool { return len(c.rows) > 0 }
+
 func (c *carried) has(row int) bool {
 	return row >= 1 && row/64 < len(c.rows) && c.rows[row/64]&(1<<(row%64)) != 0
 }
 
 // chooseShard picks the shard: --shard, else a Kubernetes Indexed Job's
 // JOB_COMPLETION_INDEX (its count from --shard-count or
-// MFABATCH_SHARD_COUNT), else an AWS Batch array job's index and size.
+// MFABATCH_SHARD_COUNT), else an AWS Batch array job's index and size;
+// at most maxShards of them.
 func chooseShard(f *runFlags, getenv func(string) string) (batch.Shard, error) {
-	if f.shardCount < 0 {
-		return batch.Shard{}, usageError{"--shard-count must be 1 or more", ""}
+	s, err := pickShard(f, getenv)
+	if err == nil && s.Count > maxShards {
+		if f.shard != "" {
+			return batch.Shard{}, usageError{fmt.Sprintf("--shard %q: want I/N with N from 1 to %d", f.shard, maxShards), ""}
+		}
+		return batch.Shard{}, usageError{fmt.Sprintf("%d shards: want from 1 to %d", s.Count, maxShards), ""}
 	}
+	return s, err
+}
+
+// pickShard is chooseShard, whatever the count.
+func pickShard(f *runFlags, getenv func(string) string) (batch.Shard, error) {
 	if f.shardCount > 0 && f.shard == "" && getenv("JOB_COMPLETION_INDEX") == "" {
 		return batch.Shard{}, usageError{"--shard-count needs JOB_COMPLETION_INDEX (a Kubernetes Indexed Job sets it)", "outside Kubernetes, pass --shard I/N"}
 	}
@@ -563,21 +596,6 @@ func readDone(path string) (report.Done, error) {
 		return nil, usageError{fmt.Sprintf("--resume %s: %v", path, err), ""}
 	}
 	return done, nil
-}
-
-func writeSummaryFile(path string, sum *batch.Summary) error {
-	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("summary: %w", err)
-	}
-	err = report.WriteSummaryJSON(fh, sum)
-	if cerr := fh.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("summary: %w", err)
-	}
-	return nil
 }
 
 func quote(s string) string { return strconv.Quote(s) }

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// fileRole is a file a run reads or writes, as the person named it.
+type fileRole struct {
+	flag string   // "", "report", "resume", "summary"; "" is the manifest
+	path string   // "-" for standard input or output
+	file *os.File // standard input or output, when path is "-"
+}
+
+// says is how a message names the role's file: "--summary s.json".
+func (r fileRole) says() string {
+	switch {
+	case r.flag == "":
+		return "the manifest"
+	case r.path == "-":
+		return "standard output (the " + r.flag + ")"
+	}
+	return "--" + r.flag + " " + r.path
+}
+
+// is is how a message names the role's file as the one another is.
+func (r fileRole) is() string {
+	switch {
+	case r.flag == "" && r.path == "-":
+		return "the manifest itself, read from standard input"
+	case r.flag == "":
+		return "the manifest itself"
+	case r.flag == "resume":
+		return "the earlier report itself (--resume " + r.path + ")"
+	case r.path == "-":
+		return "the report itself, on standard output"
+	}
+	return "the " + r.flag + " itself (--" + r.flag + " " + r.path + ")"
+}
+
+// checkPaths refuses, before anything is read or sent, two roles on one
+// file, which would overwrite an input or an output with another: the
+// manifest (through standard input too), the report, the earlier report
+// and the summary. --resume and --report may share a file: the earlier
+// report is read before the new one is written. Symbolic and hard links
+// are seen through; devices and pipes are not files to overwrite.
+func checkPaths(f *runFlags, manifest string, stdin io.Reader, stdout io.Writer) error {
+	in, _ := stdin.(*os.File)
+	out, _ := stdout.(*os.File)
+	roles := []fileRole{
+		{"", manifest, in},
+		{"report", f.reportPath, out},
+		{"resume", f.resume, nil},
+		{"summary", f.summaryPath, nil},
+	}
+	ids := make([]fileID, len(roles))
+	for i, r := range roles {
+		ids[i] = identify(r)
+	}
+	for i, a := range roles {
+		for j, b := range roles[:i] {
+			if a.flag == "resume" && b.flag == "report" || !ids[i].same(ids[j]) {
+				continue
+			}
+			hint := "write the " + a.flag + " to another file"
+			if a.flag == "resume" {
+				hint = "give --resume the report of the earlier run"
+			}
+			return usageError{a.says() + " is " + b.is(), hint}
+		}
+	}
+	return nil
+}
+
+// fileID is what a path names: a file, or, where none is yet, a name in
+// a folder. The zero value is a path that names nothing to compare.
+type fileID struct {
+	file os.FileInfo
+	dir  os.FileInfo
+	base string
+}
+
+// maxLinks bounds the symbolic links followed to a file not yet made.
+const maxLinks = 40
+
+func identify(r fileRole) fileID {
+	switch {
+	case r.path == "":
+		return fileID{}
+	case r.path == "-":
+		if r.file == nil {
+			return fileID{}
+		}
+		fi, err := r.file.Stat()
+		if err != nil {
+			return fileID{}
+		}
+		return fileID{file: fi}
+	}
+	p := r.path
+	for range maxLinks {
+		fi, err := os.Stat(p)
+		if err == nil {
+			return fileID{file: fi}
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return fileID{}
+		}
+		// A link to a file not yet made names that file.
+		if target, err := os.Readlink(p); err == nil {
+			if !filepath.IsAbs(target) {
+				target = filepath.Join(filepath.Dir(p), target)
+			}
+			p = target
+			continue
+		}
+		dir, err := os.Stat(filepath.Dir(p))
+		if err != nil {
+			return fileID{}
+		}
+		return fileID{dir: dir, base: filepath.Base(p)}
+	}
+	return fileID{}
+}
+
+// same reports whether a and b name one regular file, or one file to be
+// made.
+func (a fileID) same(b fileID) bool {
+	switch {
+	case a.file != nil && b.file != nil:
+		return a.file.Mode().IsRegular() && os.SameFile(a.file, b.file)
+	case a.dir != nil && b.dir != nil:
+		return a.base == b.base && os.SameFile(a.dir, b.dir)
+	}
+	return false
+}
+
+// output is a file a run writes: the report or the summary.
+type output struct {
+	*os.File
+	created bool // the run made it
+	regular bool
+}
+
+// openOutput opens path for writing, and truncates nothing yet. A file
+// it creates has mode 0600: reports and summaries name users. A regular
+// file of this user that others can read is made 0600 too; devices,
+// pipes and other users' files keep their mode (running as root,
+// "--report /dev/null" must not change /dev/null for everyone).
+func openOutput(path string) (*output, error) {
+	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	created := err == nil
+	if errors.Is(err, fs.ErrExist) {
+		fh, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600)
+	}
+	if err != nil {
+		return nil, err
+	}
+	fi, err := fh.Stat()
+	if err != nil {
+		fh.Close()
+		return nil, err
+	}
+	o := &output{File: fh, created: created, regular: fi.Mode().IsRegular()}
+	if o.regular && fi.Mode().Perm() != 0o600 && ownedByMe(fi) {
+		if err := fh.Chmod(0o600); err != nil {
+			o.discard()
+			return nil, fmt.Errorf("cannot restrict %s to its owner: %w", path, err)
+		}
+	}
+	return o, nil
+}
+
+// truncate empties a regular file; a device or a pipe is written as it is.
+func (o *output) truncate() error {
+	if !o.regular {
+		return nil
+	}
+	return o.Truncate(0)
+}
+
+// discard closes the file, and removes it if the run made it: for a run
+// that ends before it writes anything.
+func (o *output) discard() {
+	o.Close()
+	if o.created {
+		os.Remove(o.Name())
+	}
+}
