@@ -21,7 +21,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"golang.org/x/time/rate"
 	"io"
 	"math"
 	"net"
@@ -432,11 +431,5 @@ func uniform(seed int64, token string, attempt int) float64 {
 // burst) and throttles the rest, as the service does past an account's
 // quota.
 func Grant(rps float64, burst int) func(Call) Reply {
-	lim := rate.NewLimiter(rate.Limit(rps), burst)
-	return func(Call) Reply {
-		if lim.Allow() {
-			return Reply{}
-		}
-		return Reply{Fault: Throttle}
-	}
+	return NewQuota(rps, burst).Decide
 }
