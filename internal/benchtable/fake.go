@@ -44,6 +44,7 @@ type stats struct {
 	// tool got while production ran.
 	Production *cognitotest.Traffic `json:"production,omitempty"`
 	Tool       *cognitotest.Traffic `json:"tool,omitempty"`
+	Window     time.Duration        `json:"window,omitempty"` // production's time: q.For, or more on a busy machine
 }
 
 // sharedQuota is a quota that the tool shares with the account's
@@ -148,7 +149,7 @@ func serve(delay time.Duration, q sharedQuota) int {
 	srv.Close()
 	st := statsOf(srv)
 	if shared != nil {
-		st.Production, st.Tool = shared.finish()
+		shared.finish(&st)
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(st); err != nil {
 		fmt.Fprintln(os.Stderr, "benchtable -serve:", err)
@@ -173,6 +174,7 @@ type sharedRun struct {
 	over       bool // production ran its course
 	tool       cognitotest.Traffic
 	production cognitotest.Traffic
+	window     time.Duration
 }
 
 func newSharedRun(q sharedQuota, delay time.Duration) *sharedRun {
@@ -201,26 +203,26 @@ func (s *sharedRun) decide(c cognitotest.Call) cognitotest.Reply {
 func (s *sharedRun) runProduction() {
 	defer close(s.done)
 	n := int(s.q.Production * s.q.For.Seconds())
+	start := time.Now()
 	t := s.quota.Steady(s.ctx, s.q.Production, n)
 	s.mu.Lock()
-	s.over, s.production = t.Sent == n, t
+	s.over, s.production, s.window = t.Sent == n, t, time.Since(start)
 	s.mu.Unlock()
 	fmt.Println("over")
 }
 
-// finish stops production if it still runs and returns what production
-// and the tool got while it ran; nil when it did not run its course.
-func (s *sharedRun) finish() (production, tool *cognitotest.Traffic) {
+// finish stops production if it still runs and adds to st what
+// production and the tool got while it ran, unless it was cut short.
+func (s *sharedRun) finish(st *stats) {
 	s.start.Do(func() { go s.runProduction() })
 	s.cancel()
 	<-s.done
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.over {
-		return nil, nil
+	if s.over {
+		p, t := s.production, s.tool
+		st.Production, st.Tool, st.Window = &p, &t, s.window
 	}
-	p, t := s.production, s.tool
-	return &p, &t
 }
 
 func statsOf(srv *cognitotest.Server) stats {

@@ -22,7 +22,7 @@ const (
 func (b *bench) shared() []row {
 	q := sharedQuota{Grant: 25, Production: 15, For: 40 * time.Second}
 	const rps = 25
-	name := "shared quota: 25/s in all, production 15/s for 40 s, mfabatch --rps 25"
+	name := "shared quota: 25/s, production 15/s for 40 s, --rps 25"
 	// More rows than --rps can send in the time, so the tool is still
 	// busy when production stops.
 	n := int(rps * q.For.Seconds() * 1.25)
@@ -49,10 +49,10 @@ func (b *bench) shared() []row {
 	prod, tool := st.Production, st.Tool
 	throttled := float64(prod.Throttled) / float64(prod.Sent)
 	left := q.Grant - q.Production
-	got := float64(tool.Sent-tool.Throttled) / q.For.Seconds()
-	return []row{{name + ": production's calls throttled; mfabatch's rows/s",
-		fmt.Sprintf("%.1f%% (%d of %d); %.1f rows/s, %.0f%% of the %g/s left (%d of its calls throttled)",
-			100*throttled, prod.Throttled, prod.Sent, got, 100*got/left, left, tool.Throttled),
+	got := float64(tool.Sent-tool.Throttled) / st.Window.Seconds()
+	return []row{{name + ": production throttled; mfabatch rows/s",
+		fmt.Sprintf("%.1f%% (%d of %d); %.1f rows/s over %.1f s, %.0f%% of the %g/s left (%d of its calls throttled)",
+			100*throttled, prod.Throttled, prod.Sent, got, st.Window.Seconds(), 100*got/left, left, tool.Throttled),
 		fmt.Sprintf("≤ %.0f%%; ≥ %g rows/s", 100*maxProductionThrottled, minShareOfLeftover*left),
 		check(throttled <= maxProductionThrottled && got >= minShareOfLeftover*left)}}
 }
