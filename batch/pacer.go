@@ -27,10 +27,12 @@ import (
 //     got in between is what the others left it.
 //   - Throttled answers within hold of a cut are to calls sent before it:
 //     they are not a new throttling.
-//   - Each second without throttling raises the rate by fastClimb of
-//     itself until what is left has been measured, and by slowClimb after,
-//     never above --rps: slow probing lets the bucket refill, so production
-//     is rarely throttled, yet finds the room production leaves later.
+//   - Each second without throttling raises the rate, never above --rps:
+//     by fastClimb of itself until what is left has been measured, up to
+//     settle times the rate the first throttling cut (that rate ran the
+//     bucket dry); by slowClimb beyond that, and after. Slow probing lets
+//     the bucket refill, so production is rarely throttled, yet finds the
+//     room production leaves when it slows.
 //   - The rate never goes below floorRPS (the AWS SDK's adaptive mode has
 //     the same floor), or --rps when that is lower. Throttling that goes on
 //     at the floor is not the tool's doing: the log says the quota is being
@@ -66,6 +68,7 @@ type pacer struct {
 	mu        sync.Mutex
 	current   float64
 	last      time.Time // the last throttling; zero before the first
+	firstFrom float64   // the rate the first throttling cut
 	measured  bool      // what is left has been estimated
 	hold      time.Time // throttled answers before this are to calls sent before the cut
 	ok        int       // calls that succeeded since the last throttling
@@ -137,6 +140,9 @@ func (p *pacer) cut(now time.Time) {
 			p.log.Info("throttled even at the lowest rate: the quota is being used elsewhere", "region", p.region, "rps", p.floor)
 		}
 	}
+	if p.last.IsZero() {
+		p.firstFrom = p.current
+	}
 	if next < p.current {
 		p.log.Info("throttled: slowing down", append(attrs, "rps", round1(next))...)
 		p.current = next
@@ -147,9 +153,9 @@ func (p *pacer) cut(now time.Time) {
 
 // climb raises the rate after a quiet second.
 func (p *pacer) climb(now time.Time) {
-	step := fastClimb
-	if p.measured {
-		step = slowClimb
+	step := slowClimb
+	if !p.measured && p.current < settle*p.firstFrom {
+		step = fastClimb
 	}
 	if next := math.Min(p.current*(1+step), p.max); next > p.current {
 		p.current = next
