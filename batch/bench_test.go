@@ -130,7 +130,7 @@ func BenchmarkSharedQuota(b *testing.B) {
 		}
 		// More rows than --rps can send in the time: the run is stopped
 		// when production's 40 s are over.
-		m, err := batch.ReadCSV(stringsReader(benchManifest(b, rps*seconds)))
+		m, err := batch.ReadCSV(stringsReader(benchManifest(b, rps*seconds*5/4)))
 		if err != nil {
 			b.Fatal(err)
 		}
