@@ -33,7 +33,8 @@ fuzz:
 
 # The performance table: bin/mfabatch against a fake Cognito served by the
 # harness; exits 1 when a target is missed. BENCH_FLAGS=-only rate (or
-# overhead, memory, startup, peer) runs some measures; -keep keeps the files.
+# overhead, memory, startup, peer, shared) runs some measures; -keep keeps
+# the files.
 bench: build
 	$(GO) run ./internal/benchtable -bin bin/mfabatch $(BENCH_FLAGS)
 
@@ -41,7 +42,7 @@ bench: build
 # for pprof, run the line below with -cpuprofile cpu.out.
 bench-go:
 	$(GO) test -run '^$$' -bench 'Run$$|DryRun$$' -benchtime 5x ./batch
-	$(GO) test -run '^$$' -bench 'AdaptivePacing' -benchtime 1x ./batch
+	$(GO) test -run '^$$' -bench 'AdaptivePacing|SharedQuota' -benchtime 1x ./batch
 
 # A live rollout against a local Cognito emulator: needs moto_server on
 # PATH (pip install 'moto[server]'), no AWS account. DEMO_FLAGS=-keep keeps

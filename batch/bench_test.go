@@ -2,8 +2,10 @@ package batch_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -74,3 +76,81 @@ func BenchmarkDryRun(b *testing.B) {
 }
 
 func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
+
+// BenchmarkAdaptivePacing measures how close adaptive pacing comes to a
+// service that grants 20 calls/s when asked for 50: the share of calls
+// throttled and the rows/s achieved.
+func BenchmarkAdaptivePacing(b *testing.B) {
+	const rows, granted, asked = 400, 20.0, 50.0
+	for b.Loop() {
+		srv := cognitotest.NewServer(cognitotest.Grant(granted, int(granted)))
+		client, err := batch.NewClient(awsConfig(), srv.URL, 8)
+		if err != nil {
+			b.Fatal(err)
+		}
+		m, err := batch.ReadCSV(stringsReader(benchManifest(b, rows)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		sum, err := (&batch.Runner{Client: client, Config: batch.Config{RPS: asked, Adaptive: true, MaxAttempts: 50}}).Run(context.Background(), m, discard{})
+		elapsed := time.Since(start)
+		srv.Close()
+		if err != nil || sum.Statuses[batch.StatusSucceeded] != rows {
+			b.Fatalf("err=%v statuses=%v", err, sum.Statuses)
+		}
+		b.ReportMetric(100*float64(sum.Throttled)/float64(sum.Attempts), "%throttled")
+		b.ReportMetric(float64(rows)/elapsed.Seconds()/granted*100, "%of-granted")
+		b.ReportMetric(sum.FinalRPS["us-east-1"], "final-rps")
+	}
+}
+
+// BenchmarkSharedQuota runs the tool beside the account's production
+// traffic on one quota, as issue 9 sets it: 25 calls/s in all, production
+// steady at 15/s for 40 s, the tool at --rps 25 with adaptive pacing and
+// 50 ms latency. It reports, from the same run, the share of production's
+// calls throttled and the tool's successful calls a second against the
+// 10/s production leaves.
+func BenchmarkSharedQuota(b *testing.B) {
+	const grant, production, rps, seconds = 25.0, 15.0, 25.0, 40
+	for b.Loop() {
+		quota := cognitotest.NewQuota(grant, int(grant))
+		var succeeded atomic.Int64
+		srv := cognitotest.NewServer(func(c cognitotest.Call) cognitotest.Reply {
+			r := quota.Decide(c)
+			if r.Fault == cognitotest.None {
+				succeeded.Add(1)
+			}
+			r.Delay = 50 * time.Millisecond
+			return r
+		})
+		client, err := batch.NewClient(awsConfig(), srv.URL, 16)
+		if err != nil {
+			b.Fatal(err)
+		}
+		// More rows than --rps can send in the time: the run is stopped
+		// when production's 40 s are over.
+		m, err := batch.ReadCSV(stringsReader(benchManifest(b, rps*seconds*5/4)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			_, err := (&batch.Runner{Client: client, Config: batch.Config{RPS: rps, Adaptive: true}}).Run(ctx, m, discard{})
+			done <- err
+		}()
+		start := time.Now()
+		prod := quota.Steady(context.Background(), production, production*seconds)
+		// Over production's time: 40 s, or more on a busy machine.
+		tool := float64(succeeded.Load()) / time.Since(start).Seconds()
+		stop()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			b.Fatal(err)
+		}
+		srv.Close()
+		b.ReportMetric(100*float64(prod.Throttled)/float64(prod.Sent), "%prod-throttled")
+		b.ReportMetric(tool, "rows/s")
+		b.ReportMetric(100*tool/(grant-production), "%of-leftover")
+	}
+}

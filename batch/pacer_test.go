@@ -3,7 +3,6 @@ package batch_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/mfabatch/mfabatch/batch"
 	"github.com/mfabatch/mfabatch/batch/cognitotest"
@@ -40,33 +39,5 @@ func TestAdaptivePacingSlowsToTheGrantedRate(t *testing.T) {
 				t.Errorf("no call was throttled: the test did not test throttling")
 			}
 		})
-	}
-}
-
-// BenchmarkAdaptivePacing measures how close adaptive pacing comes to a
-// service that grants 20 calls/s when asked for 50: the share of calls
-// throttled and the rows/s achieved.
-func BenchmarkAdaptivePacing(b *testing.B) {
-	const rows, granted, asked = 400, 20.0, 50.0
-	for b.Loop() {
-		srv := cognitotest.NewServer(cognitotest.Grant(granted, int(granted)))
-		client, err := batch.NewClient(awsConfig(), srv.URL, 8)
-		if err != nil {
-			b.Fatal(err)
-		}
-		m, err := batch.ReadCSV(stringsReader(benchManifest(b, rows)))
-		if err != nil {
-			b.Fatal(err)
-		}
-		start := time.Now()
-		sum, err := (&batch.Runner{Client: client, Config: batch.Config{RPS: asked, Adaptive: true, MaxAttempts: 50}}).Run(context.Background(), m, discard{})
-		elapsed := time.Since(start)
-		srv.Close()
-		if err != nil || sum.Statuses[batch.StatusSucceeded] != rows {
-			b.Fatalf("err=%v statuses=%v", err, sum.Statuses)
-		}
-		b.ReportMetric(100*float64(sum.Throttled)/float64(sum.Attempts), "%throttled")
-		b.ReportMetric(float64(rows)/elapsed.Seconds()/granted*100, "%of-granted")
-		b.ReportMetric(sum.FinalRPS["us-east-1"], "final-rps")
 	}
 }

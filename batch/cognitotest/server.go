@@ -22,7 +22,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"golang.org/x/time/rate"
 	"io"
 	"log"
 	"math"
@@ -456,11 +455,5 @@ func uniform(seed int64, token string, attempt int) float64 {
 // burst) and throttles the rest, as the service does past an account's
 // quota.
 func Grant(rps float64, burst int) func(Call) Reply {
-	lim := rate.NewLimiter(rate.Limit(rps), burst)
-	return func(Call) Reply {
-		if lim.Allow() {
-			return Reply{}
-		}
-		return Reply{Fault: Throttle}
-	}
+	return NewQuota(rps, burst).Decide
 }

@@ -28,6 +28,13 @@ func runChild(name string, args ...string) (usage, error) {
 // runChildLogging is runChild with the child's standard error written to
 // the file logPath, unless it is "".
 func runChildLogging(logPath, name string, args ...string) (usage, error) {
+	return runChildUntil(nil, logPath, name, args...)
+}
+
+// runChildUntil is runChildLogging that interrupts the child (SIGINT) once
+// stop is closed: a child that then exits 130, as mfabatch does when
+// interrupted, has not failed.
+func runChildUntil(stop <-chan struct{}, logPath, name string, args ...string) (usage, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Env = childEnv()
 	out := &tail{max: 2048}
@@ -41,7 +48,20 @@ func runChildLogging(logPath, name string, args ...string) (usage, error) {
 		cmd.Stderr = io.MultiWriter(f, out)
 	}
 	start := time.Now()
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return usage{}, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-exited:
+	case <-stop:
+		_ = cmd.Process.Signal(os.Interrupt)
+		if err = <-exited; cmd.ProcessState.ExitCode() == 130 {
+			err = nil
+		}
+	}
 	wall := time.Since(start)
 	if cmd.ProcessState == nil {
 		return usage{}, err

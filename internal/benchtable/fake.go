@@ -2,12 +2,14 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mfabatch/mfabatch/batch/cognitotest"
@@ -26,6 +28,9 @@ type fake struct {
 	stdin  io.WriteCloser
 	stdout *bufio.Reader
 	done   bool
+	// over is closed when a shared-quota server says production stopped,
+	// which it does before its stats; nil for other servers.
+	over chan struct{}
 }
 
 // stats is what the fake server saw, reported when it stops.
@@ -34,16 +39,51 @@ type stats struct {
 	Span        time.Duration `json:"span"`         // first arrival to last
 	MaxIn1s     int           `json:"max_in_1s"`    // busiest one-second window
 	FirstSecond int           `json:"first_second"` // calls within a second of the first
+
+	// With a shared quota (see sharedQuota): what production and the
+	// tool got while production ran.
+	Production *cognitotest.Traffic `json:"production,omitempty"`
+	Tool       *cognitotest.Traffic `json:"tool,omitempty"`
+	Window     time.Duration        `json:"window,omitempty"` // production's time: q.For, or more on a busy machine
+}
+
+// sharedQuota is a quota that the tool shares with the account's
+// production traffic, which the fake server makes itself.
+type sharedQuota struct {
+	Grant      float64       // calls a second for all clients, with a bucket as large
+	Production float64       // production's steady calls a second
+	For        time.Duration // how long production runs, from the tool's first call
 }
 
 // startFake starts a fake Cognito that answers every call with success
 // after delay.
 func startFake(delay time.Duration) (*fake, error) {
+	return startFakeArgs("-delay", delay.String())
+}
+
+// startSharedFake starts a fake Cognito that answers after delay, within
+// the quota q, which its own production traffic shares. Its standard
+// output says "over" when production stops.
+func startSharedFake(delay time.Duration, q sharedQuota) (*fake, error) {
+	f, err := startFakeArgs("-delay", delay.String(), "-grant", fmt.Sprint(q.Grant),
+		"-production", fmt.Sprint(q.Production), "-for", q.For.String())
+	if err != nil {
+		return nil, err
+	}
+	f.over = make(chan struct{})
+	go func() {
+		defer close(f.over)
+		_, _ = f.stdout.ReadString('\n')
+	}()
+	return f, nil
+}
+
+func startFakeArgs(args ...string) (*fake, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, "-serve", "-delay", delay.String())
+	cmd := exec.Command(exe, append([]string{"-serve"}, args...)...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -75,6 +115,9 @@ func (f *fake) stop() (stats, error) {
 	}
 	f.done = true
 	f.stdin.Close() // the server's cue to stop and report
+	if f.over != nil {
+		<-f.over // the line before the stats
+	}
 	err := json.NewDecoder(f.stdout).Decode(&st)
 	if werr := f.cmd.Wait(); err == nil {
 		err = werr
@@ -87,21 +130,99 @@ func (f *fake) stop() (stats, error) {
 
 // serve is the -serve mode: it prints the server's URL, serves until its
 // standard input closes (the harness is done, or gone), then prints the
-// stats as JSON.
-func serve(delay time.Duration) int {
+// stats as JSON. With a shared quota (q.Grant > 0) it also makes
+// production's traffic, from the tool's first call, and prints "over"
+// when production stops, before the stats.
+func serve(delay time.Duration, q sharedQuota) int {
 	var decide func(cognitotest.Call) cognitotest.Reply
-	if delay > 0 {
+	var shared *sharedRun
+	switch {
+	case q.Grant > 0:
+		shared = newSharedRun(q, delay)
+		decide = shared.decide
+	case delay > 0:
 		decide = func(cognitotest.Call) cognitotest.Reply { return cognitotest.Reply{Delay: delay} }
 	}
 	srv := cognitotest.NewServer(decide)
 	fmt.Println(srv.URL)
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	srv.Close()
-	if err := json.NewEncoder(os.Stdout).Encode(statsOf(srv)); err != nil {
+	st := statsOf(srv)
+	if shared != nil {
+		shared.finish(&st)
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(st); err != nil {
 		fmt.Fprintln(os.Stderr, "benchtable -serve:", err)
 		return 1
 	}
 	return 0
+}
+
+// sharedRun is the fake server's side of a shared quota: the tool's calls
+// and production's draw on one quota while production runs.
+type sharedRun struct {
+	q     sharedQuota
+	quota *cognitotest.Quota
+	delay time.Duration
+
+	start  sync.Once
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{} // closed when production has stopped and said "over"
+
+	mu         sync.Mutex
+	over       bool // production ran its course
+	tool       cognitotest.Traffic
+	production cognitotest.Traffic
+	window     time.Duration
+}
+
+func newSharedRun(q sharedQuota, delay time.Duration) *sharedRun {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &sharedRun{q: q, quota: cognitotest.NewQuota(q.Grant, int(q.Grant)), delay: delay,
+		ctx: ctx, cancel: cancel, done: make(chan struct{})}
+}
+
+// decide answers the tool's calls within the quota, counting them while
+// production runs; the first call starts production.
+func (s *sharedRun) decide(c cognitotest.Call) cognitotest.Reply {
+	s.start.Do(func() { go s.runProduction() })
+	r := s.quota.Decide(c)
+	s.mu.Lock()
+	if !s.over {
+		s.tool.Sent++
+		if r.Fault == cognitotest.Throttle {
+			s.tool.Throttled++
+		}
+	}
+	s.mu.Unlock()
+	r.Delay = s.delay
+	return r
+}
+
+func (s *sharedRun) runProduction() {
+	defer close(s.done)
+	n := int(s.q.Production * s.q.For.Seconds())
+	start := time.Now()
+	t := s.quota.Steady(s.ctx, s.q.Production, n)
+	s.mu.Lock()
+	s.over, s.production, s.window = t.Sent == n, t, time.Since(start)
+	s.mu.Unlock()
+	fmt.Println("over")
+}
+
+// finish stops production if it still runs and adds to st what
+// production and the tool got while it ran, unless it was cut short.
+func (s *sharedRun) finish(st *stats) {
+	s.start.Do(func() { go s.runProduction() })
+	s.cancel()
+	<-s.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.over {
+		p, t := s.production, s.tool
+		st.Production, st.Tool, st.Window = &p, &t, s.window
+	}
 }
 
 func statsOf(srv *cognitotest.Server) stats {

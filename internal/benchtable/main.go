@@ -1,6 +1,6 @@
 // Command benchtable measures mfabatch against its performance targets and
-// prints one table: overhead, rate accuracy, memory, start-up, and the AWS
-// CLI as a peer.
+// prints one table: overhead, rate accuracy, memory, start-up, the AWS CLI
+// as a peer, and a quota shared with production traffic.
 //
 // It builds the real binary and runs it as a child process against a fake
 // Cognito (batch/cognitotest) on 127.0.0.1, served by this program in a
@@ -44,17 +44,22 @@ var measures = []struct {
 	{"memory", (*bench).memory},
 	{"startup", (*bench).startup},
 	{"peer", (*bench).peer},
+	{"shared", (*bench).shared},
 }
 
 func main() {
-	only := flag.String("only", "", "comma-separated measures to run: overhead, rate, memory, startup, peer (default: all)")
+	only := flag.String("only", "", "comma-separated measures to run: overhead, rate, memory, startup, peer, shared (default: all)")
 	bin := flag.String("bin", "", "mfabatch binary to measure (default: build ./cmd/mfabatch)")
 	keep := flag.Bool("keep", false, "keep the scratch directory with its manifests and reports")
 	serveMode := flag.Bool("serve", false, "internal: serve a fake Cognito for the harness (see fake.go)")
 	delay := flag.Duration("delay", 0, "internal: with -serve, the latency of every answer")
+	var q sharedQuota
+	flag.Float64Var(&q.Grant, "grant", 0, "internal: with -serve, a quota of this many calls a second shared with production")
+	flag.Float64Var(&q.Production, "production", 0, "internal: with -grant, production's calls a second")
+	flag.DurationVar(&q.For, "for", 0, "internal: with -grant, how long production runs")
 	flag.Parse()
 	if *serveMode {
-		os.Exit(serve(*delay))
+		os.Exit(serve(*delay, q))
 	}
 	os.Exit(run(*only, *bin, *keep))
 }
@@ -207,13 +212,18 @@ func (b *bench) runTool(endpoint, manifest string, flags ...string) (usage, erro
 // runToolLogging is runTool with the tool's log written to logPath, unless
 // it is "".
 func (b *bench) runToolLogging(logPath, endpoint, manifest string, flags ...string) (usage, error) {
+	return runChildLogging(logPath, b.bin, toolArgs(endpoint, manifest, flags)...)
+}
+
+// toolArgs are the arguments of `mfabatch run` over manifest with the
+// report going to a file, sending to endpoint unless it is "".
+func toolArgs(endpoint, manifest string, flags []string) []string {
 	args := []string{"run", "--region", "us-east-1", "--report", reportPath(manifest)}
 	if endpoint != "" {
 		args = append(args, "--endpoint-url", endpoint)
 	}
 	args = append(args, flags...)
-	args = append(args, manifest)
-	return runChildLogging(logPath, b.bin, args...)
+	return append(args, manifest)
 }
 
 // machine describes where the table was measured.

@@ -51,6 +51,8 @@ func run(in io.Reader, out io.Writer) int {
 			} else {
 				logs[key] = append(logs[key], e.Output)
 			}
+		case e.Test == "" && e.Action == "skip":
+			// A package with no test files.
 		case e.Test == "" && e.Action == "fail":
 			broken = true
 			fmt.Fprint(out, strings.Join(logs[key], ""))
