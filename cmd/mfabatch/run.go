@@ -238,10 +238,11 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 		defer c.Close()
 	}
 	if f.order == "expiry" {
-		if path == "-" {
+		src, seekable := in.(io.ReaderAt)
+		if path == "-" || !seekable {
 			return nil, usageError{"--order expiry needs a manifest file", "save standard input to a file (mode 0600) first"}
 		}
-		if manifest, err = batch.ByExpiry(manifest); err != nil {
+		if manifest, err = batch.ByExpiry(manifest, src); err != nil {
 			return nil, err
 		}
 	}
