@@ -131,7 +131,8 @@ func (m *lineManifest) reader() (*lineManifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A row is a few KiB: a small buffer saves reading what is not used.
+	// A row is about a KiB, read from anywhere in the file: a small buffer
+	// reads little that is not used.
 	return &lineManifest{lines: &lineReader{r: bufio.NewReaderSize(nil, 2<<10)}, parser: p}, nil
 }
 

@@ -15,12 +15,18 @@ import (
 	"github.com/mfabatch/mfabatch/batch/cognitotest"
 )
 
-// manifestFile writes text to a file and opens it, as the tool opens a
-// manifest.
-func manifestFile(t *testing.T, name, text string) *os.File {
+// manifestFile writes a manifest file and opens it, as the tool does.
+func manifestFile(t *testing.T, name string, r io.Reader) *os.File {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+	out, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
 		t.Fatal(err)
 	}
 	fh, err := os.Open(path)
@@ -31,12 +37,11 @@ func manifestFile(t *testing.T, name, text string) *os.File {
 	return fh
 }
 
-// byExpiry opens text as a manifest file of the given format and orders it.
-func byExpiry(t *testing.T, format, text string) *batch.Rows {
+// byExpiry orders the manifest in fh, CSV or JSON Lines by its name.
+func byExpiry(t *testing.T, fh *os.File) *batch.Rows {
 	t.Helper()
-	fh := manifestFile(t, "m."+format, text)
 	var m batch.Manifest
-	if format == "csv" {
+	if strings.HasSuffix(fh.Name(), ".csv") {
 		c, err := batch.ReadCSV(fh)
 		if err != nil {
 			t.Fatal(err)
@@ -103,7 +108,7 @@ func TestByExpiry(t *testing.T) {
 		want         []wantRow
 	}{{"csv", csv, want}, {"jsonl", jsonl, jsonWant}} {
 		t.Run(tc.format, func(t *testing.T) {
-			rows := byExpiry(t, tc.format, tc.text)
+			rows := byExpiry(t, manifestFile(t, "m."+tc.format, strings.NewReader(tc.text)))
 			again := rows.Again()
 			checkManifest(t, rows, tc.want, late)
 			// Again reads the same rows from the start, whether or not the
@@ -141,15 +146,8 @@ func TestByExpiryNotSeekable(t *testing.T) {
 // TestByExpiryFileChanged checks that a row that is gone from the file
 // when its turn comes is an error, not another row read in its place.
 func TestByExpiryFileChanged(t *testing.T) {
-	fh := manifestFile(t, "m.csv", "access_token,id\nt1,a\nt2,b\n")
-	m, err := batch.ReadCSV(fh)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows, err := batch.ByExpiry(m, fh)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fh := manifestFile(t, "m.csv", strings.NewReader("access_token,id\nt1,a\nt2,b\n"))
+	rows := byExpiry(t, fh)
 	if err := os.WriteFile(fh.Name(), []byte("access_token,id\nt1,a\n\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -166,32 +164,10 @@ func TestByExpiryFileChanged(t *testing.T) {
 // it was twice the file).
 func TestByExpiryMemory(t *testing.T) {
 	const n = 100000
-	path := filepath.Join(t.TempDir(), "m.csv")
-	out, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, &manifestStream{n: n, token: cognitotest.Token(cognitotest.Claims{Username: "u"})}); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-	fh, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
+	fh := manifestFile(t, "m.csv", &manifestStream{n: n, token: cognitotest.Token(cognitotest.Claims{Username: "u"})})
 	runtime.GC()
 	base := liveHeap()
-	m, err := batch.ReadCSV(fh)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows, err := batch.ByExpiry(m, fh)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := byExpiry(t, fh)
 	runtime.GC()
 	now := liveHeap()
 	held := float64(now-min(now, base)) / (1 << 20)
