@@ -142,8 +142,8 @@ func clipName(s string) string {
 // the file.
 type CSV struct{ lineManifest }
 
-// Close does nothing: a CSV holds nothing to release. It lets callers
-// close every manifest alike.
+// Close does nothing: reading holds no goroutine to stop. It is kept for
+// callers that close a CSV they stop reading early.
 func (m *CSV) Close() error { return nil }
 
 // ReadCSV checks the header of a CSV manifest and returns a reader for its
