@@ -457,37 +457,6 @@ func TestManifestReadError(t *testing.T) {
 	}
 }
 
-func TestCSVClose(t *testing.T) {
-	var b strings.Builder
-	b.WriteString("id,access_token\n")
-	for i := range 1000 {
-		fmt.Fprintf(&b, "user%d,t%d\n", i, i)
-	}
-	m, err := batch.ReadCSV(strings.NewReader(b.String()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r, err := m.Next(); err != nil || r.ID != "user0" {
-		t.Fatalf("first Next = %+v, %v", r, err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		err := m.Close()
-		if err == nil {
-			err = m.Close() // a second Close is harmless
-		}
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Close = %v, want nil", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Close of a half-read manifest did not return within 10s")
-	}
-}
-
 func TestReadJSONL(t *testing.T) {
 	tok := cognitotest.Token(cognitotest.Claims{Username: "alice"})
 	long := `{"id":"` + strings.Repeat("x", batch.MaxLineBytes) + `","access_token":"` + tok + `"}`
