@@ -220,7 +220,7 @@ func TestHostileCSVLongCell(t *testing.T) {
 		{
 			name: "quoted cell never closed",
 			in:   hostileInput("id,access_token\nbob,"+tok+"\nalice,\"", 'x', tenMB, "\n"),
-			want: []wantRow{{N: 1, ID: "bob", Token: tok}, {N: 2, Code: batch.CodeInvalidRow, Msg: "line 3, column "}},
+			want: []wantRow{{N: 1, ID: "bob", Token: tok}, {N: 2, Code: batch.CodeInvalidRow, Msg: "line 3 is longer than"}},
 		},
 	}
 	for _, tc := range tests {

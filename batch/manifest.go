@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/gocarina/gocsv"
@@ -60,21 +59,17 @@ type fields struct {
 	EmailEnabled           string `csv:"email_enabled"`
 	EmailPreferred         string `csv:"email_preferred"`
 	WebAuthnEnabled        string `csv:"webauthn_enabled"`
-	// Problem carries a record-level read error from the decoder to the row,
-	// in the record's own position so it cannot attach to another row.
-	Problem string `csv:"#problem"`
+}
+
+func (f *fields) blank() bool {
+	return blank([]string{f.ID, f.AccessToken, f.SMSEnabled, f.SMSPreferred, f.SoftwareTokenEnabled,
+		f.SoftwareTokenPreferred, f.EmailEnabled, f.EmailPreferred, f.WebAuthnEnabled})
 }
 
 // row turns cells into a Row, naming the first unreadable column.
 func (f *fields) row(n int) Row {
 	r := Row{N: n, ID: strings.TrimSpace(f.ID), Token: Token(strings.TrimSpace(f.AccessToken))}
-	idErr := checkID(&r.ID)
-	if f.Problem != "" {
-		r.Err = &RowError{Code: CodeInvalidRow, Message: f.Problem}
-		return r
-	}
-	if idErr != nil {
-		r.Err = idErr
+	if r.Err = checkID(&r.ID); r.Err != nil {
 		return r
 	}
 	cells := []struct {
@@ -143,230 +138,135 @@ func clipName(s string) string {
 	return s
 }
 
-// CSV reads a CSV manifest. It streams: rows are decoded one at a time.
-type CSV struct {
-	rows chan fields
-	errc chan error
-	stop chan struct{}
-	once sync.Once
-	n    int
-}
+// CSV reads a CSV manifest one physical line at a time: a cell cannot
+// span lines, so a quote left open costs its own row, never the rest of
+// the file.
+type CSV struct{ lineManifest }
+
+// Close does nothing: reading holds no goroutine to stop. It is kept for
+// callers that close a CSV they stop reading early.
+func (m *CSV) Close() error { return nil }
 
 // ReadCSV checks the header of a CSV manifest and returns a reader for its
-// rows. Close it if it is not read to the end.
+// rows.
 func ReadCSV(r io.Reader) (*CSV, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	if bom, _ := br.Peek(3); string(bom) == "\ufeff" {
-		br.Discard(3)
-	}
-	limit := &lineLimit{r: br, cut: map[int]bool{}}
-	cr := csv.NewReader(limit)
-	cr.FieldsPerRecord = -1 // a short or long record is that row's error, not the file's
-	cr.ReuseRecord = false
-	var header []string
+	lines := newLineReader(r)
 	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			return nil, ErrEmpty
-		}
-		if err != nil {
-			return nil, fmt.Errorf("manifest header: %w", err)
-		}
-		if !blank(rec) {
-			header = rec
-			break
-		}
-	}
-	names, err := checkHeader(header)
-	if err != nil {
-		return nil, err
-	}
-	m := &CSV{rows: make(chan fields, rowBuffer), errc: make(chan error, 1), stop: make(chan struct{})}
-	dec := &csvDecoder{r: cr, header: names, stop: m.stop, limit: limit}
-	go func() {
-		m.errc <- gocsv.UnmarshalDecoderToChan(dec, m.rows)
-	}()
-	return m, nil
-}
-
-// Next returns the next row.
-func (m *CSV) Next() (Row, error) {
-	f, ok := <-m.rows
-	if !ok {
-		if err := <-m.errc; err != nil {
-			m.errc <- err
-			return Row{}, fmt.Errorf("manifest: %w", err)
-		}
-		m.errc <- nil
-		return Row{}, io.EOF
-	}
-	m.n++
-	return f.row(m.n), nil
-}
-
-// Close stops the decoder if the manifest was not read to the end. It
-// does not wait for a read in progress (a pipe may never answer); the
-// decoder ends when that read returns.
-func (m *CSV) Close() error {
-	m.once.Do(func() {
-		close(m.stop)
-		go func() {
-			for range m.rows {
-			}
-		}()
-	})
-	return nil
-}
-
-var errStopped = errors.New("manifest reading stopped")
-
-// csvDecoder feeds gocsv: the checked header first, then each record with
-// its read problem, if any, in the extra #problem column.
-type csvDecoder struct {
-	r      *csv.Reader
-	header []string
-	stop   chan struct{}
-	sent   bool
-	limit  *lineLimit
-}
-
-func (d *csvDecoder) GetCSVRow() ([]string, error) {
-	if !d.sent {
-		d.sent = true
-		return append(d.header, "#problem"), nil
-	}
-	for {
-		select {
-		case <-d.stop:
-			return nil, errStopped
-		default:
-		}
-		rec, err := d.r.Read()
-		if err == io.EOF {
-			return nil, io.EOF
-		}
-		out := make([]string, len(d.header)+1)
-		var pe *csv.ParseError
+		text, tooLong, err := lines.next()
 		switch {
-		case errors.As(err, &pe):
-			out[len(d.header)] = fmt.Sprintf("line %d, column %d: %v", pe.Line, pe.Column, pe.Err)
-			return out, nil
+		case err == io.EOF:
+			return nil, ErrEmpty
 		case err != nil:
 			return nil, err
-		case blank(rec):
+		}
+		header, err := csv.NewReader(bytes.NewReader(text)).Read()
+		var pe *csv.ParseError
+		switch {
+		case tooLong:
+			// The names it begins with say more than its length does.
+			if _, herr := checkHeader(header); err == nil && herr != nil {
+				return nil, herr
+			}
+			return nil, &HeaderError{fmt.Sprintf("line %d is longer than %d bytes; a CSV manifest's first line names its columns: %s", lines.line, MaxLineBytes, strings.Join(Columns, ", "))}
+		case errors.As(err, &pe):
+			return nil, fmt.Errorf("manifest header: %w", &csv.ParseError{StartLine: lines.line, Line: lines.line, Column: pe.Column, Err: pe.Err})
+		case err == io.EOF || err == nil && blank(header):
 			continue
+		case err != nil:
+			return nil, fmt.Errorf("manifest header: %w", err)
 		}
-		copy(out, rec)
-		first, _ := d.r.FieldPos(0)
-		last, _ := d.r.FieldPos(len(rec) - 1)
-		if line, cut := d.limit.wasCut(first, last); cut {
-			out[len(d.header)] = fmt.Sprintf("line %d is longer than %d bytes", line, MaxLineBytes)
-		} else if len(rec) != len(d.header) {
-			out[len(d.header)] = fmt.Sprintf("line %d has %d fields, the header has %d", first, len(rec), len(d.header))
+		names, err := checkHeader(header)
+		if err != nil {
+			return nil, err
 		}
-		return out, nil
+		p, err := newCSVParser(names)
+		if err != nil {
+			return nil, err
+		}
+		return &CSV{lineManifest{lines: lines, parser: p}}, nil
 	}
 }
 
-// lineLimit passes a CSV manifest through with every physical line cut at
-// MaxLineBytes, so one huge line cannot take unbounded memory; the lines it
-// cut are remembered, to be the error of the row that holds them.
-type lineLimit struct {
-	r        io.Reader
-	line     int // 1-based line being read
-	n        int // bytes of it so far
-	dropping bool
-	cut      map[int]bool
+// csvParser reads one line as a CSV record and maps it to fields through
+// gocsv, by the header's checked column names.
+type csvParser struct {
+	names []string
+	line  lineSource
+	um    *gocsv.Unmarshaller
 }
 
-func (l *lineLimit) Read(p []byte) (int, error) {
-	for {
-		n, err := l.r.Read(p)
-		if l.fast(p[:n]) {
-			return n, err
-		}
-		out := 0
-		for _, c := range p[:n] {
-			switch {
-			case c == '\n':
-				l.line++
-				l.n, l.dropping = 0, false
-			case l.dropping:
-				continue
-			case l.n >= MaxLineBytes:
-				l.dropping = true
-				l.cut[l.line+1] = true
-				continue
-			default:
-				l.n++
-			}
-			p[out] = c
-			out++
-		}
-		if out > 0 || err != nil {
-			return out, err
-		}
+// lineSource gives the CSV reader one line, then io.EOF until it is given
+// the next: a quote left open ends at its line's end.
+type lineSource struct{ text []byte }
+
+func (s *lineSource) Read(p []byte) (int, error) {
+	if len(s.text) == 0 {
+		return 0, io.EOF
 	}
+	n := copy(p, s.text)
+	s.text = s.text[n:]
+	return n, nil
 }
 
-// fast takes a chunk in which no line grows past the limit, as in every
-// sane manifest, without copying it; it reports false, changing nothing,
-// when the chunk needs cutting.
-func (l *lineLimit) fast(p []byte) bool {
-	if l.dropping {
-		return false
+func newCSVParser(names []string) (*csvParser, error) {
+	p := &csvParser{names: names}
+	cr := csv.NewReader(&p.line)
+	cr.FieldsPerRecord = len(names)
+	// gocsv reads its header from the reader: the names, as checked.
+	p.line.text = []byte(strings.Join(names, ","))
+	um, err := gocsv.NewUnmarshaller(cr, fields{})
+	if err != nil {
+		return nil, fmt.Errorf("manifest header: %w", err)
 	}
-	last := bytes.LastIndexByte(p, '\n')
-	head := p
-	if last >= 0 {
-		head = p[:last]
-	}
-	// The first line continues the current one; later lines start afresh.
-	first := bytes.IndexByte(head, '\n')
-	if first < 0 {
-		first = len(head)
-	}
-	if l.n+first > MaxLineBytes {
-		return false
-	}
-	for rest := head[min(first+1, len(head)):]; len(rest) > 0; {
-		i := bytes.IndexByte(rest, '\n')
-		if i < 0 {
-			i = len(rest)
-		}
-		if i > MaxLineBytes {
-			return false
-		}
-		rest = rest[min(i+1, len(rest)):]
-	}
-	tail := len(p) - last - 1
-	if last < 0 {
-		tail = l.n + len(p)
-	}
-	if tail > MaxLineBytes {
-		return false
-	}
-	l.line += bytes.Count(p, []byte{'\n'})
-	l.n = tail
-	return true
+	p.um = um
+	return p, nil
 }
 
-// wasCut reports a cut line among lines first to last, forgetting them.
-func (l *lineLimit) wasCut(first, last int) (int, bool) {
-	found := 0
-	for line := range l.cut {
-		if line <= last {
-			delete(l.cut, line)
-			if line >= first && found == 0 {
-				found = line
-			}
-		}
+func (p *csvParser) fresh() (lineParser, error) { return newCSVParser(p.names) }
+
+func (p *csvParser) parse(n, line int, text []byte) (Row, bool) {
+	p.line.text = text
+	v, err := p.um.Read()
+	var pe *csv.ParseError
+	switch {
+	case err == io.EOF:
+		return Row{}, false
+	case errors.As(err, &pe) && pe.Err == csv.ErrFieldCount:
+		return p.miscounted(n, line, text)
+	case errors.As(err, &pe) && pe.Err == csv.ErrQuote && pe.Column > len(text):
+		return Row{N: n, Err: rowErr(CodeInvalidRow, `line %d: a quoted cell does not end on its line (a cell cannot span lines): look for a stray "`, line)}, true
+	case errors.As(err, &pe):
+		return Row{N: n, Err: rowErr(CodeInvalidRow, "line %d, column %d: %v", line, pe.Column, pe.Err)}, true
+	case err != nil:
+		return Row{N: n, Err: rowErr(CodeInvalidRow, "line %d: %v", line, err)}, true
 	}
-	return found, found != 0
+	f, _ := v.(fields)
+	if f.blank() {
+		return Row{}, false
+	}
+	return f.row(n), true
 }
 
-func (d *csvDecoder) GetCSVRows() ([][]string, error) {
-	return nil, errors.New("csvDecoder reads one row at a time")
+// miscounted reads a line whose cells do not match the header: a line of
+// blank cells is skipped; any other is its row's error, named by its id
+// and token where the line has them.
+func (p *csvParser) miscounted(n, line int, text []byte) (Row, bool) {
+	rec, err := csv.NewReader(bytes.NewReader(text)).Read()
+	if err == nil && blank(rec) {
+		return Row{}, false
+	}
+	var f fields
+	for i, name := range p.names[:min(len(rec), len(p.names))] {
+		switch name {
+		case "id":
+			f.ID = rec[i]
+		case "access_token":
+			f.AccessToken = rec[i]
+		}
+	}
+	r := f.row(n)
+	r.Err = rowErr(CodeInvalidRow, "line %d has %d fields, the header has %d", line, len(rec), len(p.names))
+	return r, true
 }
 
 func blank(rec []string) bool {
@@ -409,74 +309,128 @@ func checkHeader(header []string) ([]string, error) {
 	return names, nil
 }
 
-// MaxLineBytes bounds one JSON Lines record; real rows are a few KiB.
+// MaxLineBytes bounds one line of a manifest; real rows are a few KiB.
 const MaxLineBytes = 1 << 20
 
-// JSONL reads a JSON Lines manifest, one object per non-blank line.
-type JSONL struct {
+// lineReader reads a manifest one physical line at a time, after any
+// byte-order mark. A line longer than MaxLineBytes is passed over, not
+// held, so memory stays flat whatever the file holds. It keeps each
+// line's number and where it starts, so that a row can be read again.
+type lineReader struct {
 	r    *bufio.Reader
-	line int
-	n    int
+	buf  []byte // a line longer than r's buffer, pieced together
+	line int    // the number of the line last read, from 1
+	off  int64  // where it starts
+	end  int64  // where the next line starts
 }
 
-// ReadJSONL returns a reader for a JSON Lines manifest.
-func ReadJSONL(r io.Reader) *JSONL {
-	return &JSONL{r: bufio.NewReaderSize(r, 64<<10)}
-}
-
-// Next returns the next row.
-func (m *JSONL) Next() (Row, error) {
-	for {
-		line, tooLong, err := m.readLine()
-		if err != nil {
-			return Row{}, err
-		}
-		m.line++
-		if tooLong {
-			m.n++
-			return Row{N: m.n, Err: rowErr(CodeInvalidRow, "line %d is longer than %d bytes", m.line, MaxLineBytes)}, nil
-		}
-		if m.line == 1 {
-			line = bytes.TrimPrefix(line, []byte("\ufeff"))
-		}
-		line = bytes.TrimSpace(line)
-		if len(line) == 0 {
-			continue
-		}
-		m.n++
-		return parseJSONLine(m.n, m.line, line), nil
+func newLineReader(r io.Reader) *lineReader {
+	l := &lineReader{r: bufio.NewReaderSize(r, 64<<10)}
+	if bom, _ := l.r.Peek(3); string(bom) == "\ufeff" {
+		l.r.Discard(3)
+		l.end = 3
 	}
+	return l
 }
 
-// readLine returns the next line without its end. A line over
-// MaxLineBytes is skipped and reported, so memory stays bounded.
-func (m *JSONL) readLine() (line []byte, tooLong bool, err error) {
-	var buf []byte
+// next returns the next line without its end, valid until the next call;
+// io.EOF after the last line. For a line over MaxLineBytes it reports
+// tooLong, with no more than the line's first MaxLineBytes as text.
+func (l *lineReader) next() (text []byte, tooLong bool, err error) {
+	l.buf = l.buf[:0]
+	size := 0
 	for {
-		chunk, err := m.r.ReadSlice('\n')
-		if !tooLong {
-			if len(buf)+len(chunk) > MaxLineBytes+2 {
-				tooLong, buf = true, nil
-			} else {
-				buf = append(buf, chunk...)
-			}
+		chunk, err := l.r.ReadSlice('\n')
+		size += len(chunk)
+		if size <= MaxLineBytes+2 && (err == bufio.ErrBufferFull || len(l.buf) > 0) {
+			l.buf = append(l.buf, chunk...)
 		}
 		switch {
 		case err == bufio.ErrBufferFull:
 			continue
-		case err == io.EOF:
-			if len(buf) == 0 && !tooLong {
-				return nil, false, io.EOF
-			}
-		case err != nil:
+		case err == io.EOF && size == 0:
+			return nil, false, io.EOF
+		case err != nil && err != io.EOF:
 			return nil, false, fmt.Errorf("manifest: %w", err)
 		}
-		buf = bytes.TrimSuffix(bytes.TrimSuffix(buf, []byte("\n")), []byte("\r"))
-		if len(buf) > MaxLineBytes {
-			tooLong, buf = true, nil
+		l.line++
+		l.off, l.end = l.end, l.end+int64(size)
+		if len(l.buf) > 0 {
+			chunk = l.buf
 		}
-		return buf, tooLong, nil
+		chunk = bytes.TrimSuffix(bytes.TrimSuffix(chunk, []byte("\n")), []byte("\r"))
+		if size > MaxLineBytes+2 || len(chunk) > MaxLineBytes {
+			return chunk[:min(len(chunk), MaxLineBytes)], true, nil
+		}
+		return chunk, false, nil
 	}
+}
+
+// lineParser reads the row on one line of a manifest.
+type lineParser interface {
+	// parse reads row n from line; ok is false for a line that holds no
+	// row (a blank one).
+	parse(n, line int, text []byte) (row Row, ok bool)
+	// fresh returns a parser of the same manifest that shares nothing
+	// with this one.
+	fresh() (lineParser, error)
+}
+
+// lineManifest is a manifest read a line at a time, with a row on each
+// line that is not blank: CSV and JSON Lines.
+type lineManifest struct {
+	lines  *lineReader
+	parser lineParser
+	n      int // rows read
+}
+
+// Next returns the next row.
+func (m *lineManifest) Next() (Row, error) {
+	for {
+		row, ok, err := m.readRow()
+		if ok || err != nil {
+			return row, err
+		}
+	}
+}
+
+// readRow reads the next line; ok is false when it holds no row.
+func (m *lineManifest) readRow() (row Row, ok bool, err error) {
+	text, tooLong, err := m.lines.next()
+	switch {
+	case err != nil:
+		return Row{}, false, err
+	case tooLong:
+		row, ok = Row{N: m.n + 1, Err: rowErr(CodeInvalidRow, "line %d is longer than %d bytes", m.lines.line, MaxLineBytes)}, true
+	default:
+		row, ok = m.parser.parse(m.n+1, m.lines.line, text)
+	}
+	if ok {
+		m.n++
+	}
+	return row, ok, nil
+}
+
+func (m *lineManifest) byLine() *lineManifest { return m }
+
+// JSONL reads a JSON Lines manifest, one object per non-blank line.
+type JSONL struct{ lineManifest }
+
+// ReadJSONL returns a reader for a JSON Lines manifest.
+func ReadJSONL(r io.Reader) *JSONL {
+	return &JSONL{lineManifest{lines: newLineReader(r), parser: jsonParser{}}}
+}
+
+type jsonParser struct{}
+
+func (jsonParser) fresh() (lineParser, error) { return jsonParser{}, nil }
+
+func (jsonParser) parse(n, line int, text []byte) (Row, bool) {
+	text = bytes.TrimSpace(text)
+	if len(text) == 0 {
+		return Row{}, false
+	}
+	return parseJSONLine(n, line, text), true
 }
 
 // apiFactor is one MFA block of the API's input shape.

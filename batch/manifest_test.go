@@ -1,9 +1,12 @@
 package batch_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -170,13 +173,45 @@ func TestReadCSV(t *testing.T) {
 			want: []wantRow{{N: 1, ID: "alice", Token: "t1"}},
 		},
 		{
-			name: "quoted fields with commas, quotes and newlines; rows count records, not lines",
-			in:   "id,access_token,sms_enabled\n\"Doe, Jane\",t1,\"yes\"\n\"two\nlines\",t2,no\n\"say \"\"hi\"\"\",t3,\n",
+			name: "quoted fields with commas and quotes",
+			in:   "id,access_token,sms_enabled\n\"Doe, Jane\",t1,\"yes\"\n\"say \"\"hi\"\"\",t3,\n",
 			want: []wantRow{
 				{N: 1, ID: "Doe, Jane", Token: "t1", Settings: batch.Settings{SMS: enabledOnly}},
-				{N: 2, ID: "two\nlines", Token: "t2", Settings: batch.Settings{SMS: batch.Factor{Enabled: batch.False}}},
-				{N: 3, ID: `say "hi"`, Token: "t3"},
+				{N: 2, ID: `say "hi"`, Token: "t3"},
 			},
+		},
+		{
+			name: "a cell cannot span lines: each line of one is its own invalid row",
+			in:   "id,access_token,sms_enabled\n\"two\nlines\",t2,no\nbob,t3,yes\n",
+			want: []wantRow{
+				{N: 1, Code: batch.CodeInvalidRow, Msg: `line 2: a quoted cell does not end on its line (a cell cannot span lines): look for a stray "`},
+				{N: 2, Code: batch.CodeInvalidRow, Msg: `line 3, column 6: bare " in non-quoted-field`},
+				{N: 3, ID: "bob", Token: "t3", Settings: batch.Settings{SMS: enabledOnly}},
+			},
+		},
+		{
+			name: "a quote that never closes costs its own row; the next rows still read",
+			in:   "id,access_token,sms_enabled\nalice,t1,yes\n\"bob,t2,yes\ncarol,\"t3,no\ndave,t4,\"\"\"\nerin,t5,no\n",
+			want: []wantRow{
+				{N: 1, ID: "alice", Token: "t1", Settings: batch.Settings{SMS: enabledOnly}},
+				{N: 2, Code: batch.CodeInvalidRow, Msg: "line 3: a quoted cell does not end on its line"},
+				{N: 3, Code: batch.CodeInvalidRow, Msg: "line 4: a quoted cell does not end on its line"},
+				{N: 4, Code: batch.CodeInvalidRow, Msg: "line 5: a quoted cell does not end on its line"},
+				{N: 5, ID: "erin", Token: "t5", Settings: batch.Settings{SMS: batch.Factor{Enabled: batch.False}}},
+			},
+		},
+		{
+			name: "line longer than MaxLineBytes is its row's error; the next row still reads",
+			in:   "id,access_token\n" + strings.Repeat("x", batch.MaxLineBytes) + ",t1\nbob,t2\n",
+			want: []wantRow{
+				{N: 1, Code: batch.CodeInvalidRow, Msg: fmt.Sprintf("line 2 is longer than %d bytes", batch.MaxLineBytes)},
+				{N: 2, ID: "bob", Token: "t2"},
+			},
+		},
+		{
+			name: "quoted blank cells, too many of them, make a blank line",
+			in:   "id,access_token\n\"\",\" \",\"\"\nalice,t1\n",
+			want: []wantRow{{N: 1, ID: "alice", Token: "t1"}},
 		},
 		{
 			name: "blank lines and all-empty records take no row number",
@@ -220,11 +255,11 @@ func TestReadCSV(t *testing.T) {
 			},
 		},
 		{
-			name: "line numbers in messages count physical lines",
-			in:   "id,access_token\n\"two\nlines\",t1\nbob\n",
+			name: "line numbers in messages count physical lines, blank ones too",
+			in:   "\nid,access_token\n\n,\nalice,t1\nbob\n",
 			want: []wantRow{
-				{N: 1, ID: "two\nlines", Token: "t1"},
-				{N: 2, ID: "bob", Code: batch.CodeInvalidRow, Msg: "line 4 has 1 fields, the header has 2"},
+				{N: 1, ID: "alice", Token: "t1"},
+				{N: 2, ID: "bob", Code: batch.CodeInvalidRow, Msg: "line 6 has 1 fields, the header has 2"},
 			},
 		},
 		{
@@ -422,37 +457,6 @@ func TestManifestReadError(t *testing.T) {
 	}
 }
 
-func TestCSVClose(t *testing.T) {
-	var b strings.Builder
-	b.WriteString("id,access_token\n")
-	for i := range 1000 {
-		fmt.Fprintf(&b, "user%d,t%d\n", i, i)
-	}
-	m, err := batch.ReadCSV(strings.NewReader(b.String()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r, err := m.Next(); err != nil || r.ID != "user0" {
-		t.Fatalf("first Next = %+v, %v", r, err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		err := m.Close()
-		if err == nil {
-			err = m.Close() // a second Close is harmless
-		}
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Close = %v, want nil", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Close of a half-read manifest did not return within 10s")
-	}
-}
-
 func TestReadJSONL(t *testing.T) {
 	tok := cognitotest.Token(cognitotest.Claims{Username: "alice"})
 	long := `{"id":"` + strings.Repeat("x", batch.MaxLineBytes) + `","access_token":"` + tok + `"}`
@@ -617,5 +621,135 @@ func TestReadJSONL(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			checkManifest(t, batch.ReadJSONL(strings.NewReader(tc.in)), tc.want, tok)
 		})
+	}
+}
+
+// TestStrayQuoteCostsItsOwnRow runs a manifest whose row 2 has a stray
+// quote at the start of its id: that row alone is invalid, naming its
+// line, and every other row is sent.
+func TestStrayQuoteCostsItsOwnRow(t *testing.T) {
+	const n = 20000
+	var b strings.Builder
+	b.WriteString("id,access_token,sms_enabled\n")
+	tokens := make([]string, n+1)
+	for i := 1; i <= n; i++ {
+		tokens[i] = cognitotest.Token(cognitotest.Claims{Username: fmt.Sprintf("user%05d", i)})
+		quote := ""
+		if i == 2 {
+			quote = `"`
+		}
+		fmt.Fprintf(&b, "%su%d,%s,true\n", quote, i, tokens[i])
+	}
+	m, err := batch.ReadCSV(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, client := serve(t, nil)
+	cfg := fastConfig()
+	cfg.Workers = 16
+	sink := &collect{}
+	if _, err := (&batch.Runner{Client: client, Config: cfg}).Run(context.Background(), m, sink); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range sink.byRow(t, n) {
+		switch {
+		case r.Row == 2:
+			if r.Status != batch.StatusInvalid || r.ErrorCode != batch.CodeInvalidRow || !strings.Contains(r.ErrorMessage, "line 3") {
+				t.Errorf("row 2: %s %s %q, want invalid InvalidRow naming line 3", r.Status, r.ErrorCode, r.ErrorMessage)
+			}
+			assertNoTokenPiece(t, tokens[2], r.ErrorMessage)
+		case r.Status != batch.StatusSucceeded || r.ID != fmt.Sprintf("u%d", r.Row):
+			t.Errorf("row %d: id %q %s %s %q, want succeeded", r.Row, r.ID, r.Status, r.ErrorCode, r.ErrorMessage)
+		}
+	}
+	called := map[string]int{}
+	for _, c := range srv.Calls() {
+		called[c.Token]++
+	}
+	for i := 1; i <= n; i++ {
+		want := 1
+		if i == 2 {
+			want = 0
+		}
+		if called[tokens[i]] != want {
+			t.Fatalf("row %d's token was sent %d times, want %d", i, called[tokens[i]], want)
+		}
+	}
+}
+
+// manifestStream is a CSV manifest of n rows made as it is read, so that
+// the reader's memory, not the test's, is what a heap reading measures.
+// Row stray's id, when set, opens a quote that never closes.
+type manifestStream struct {
+	n, stray int
+	token    string
+	next     int
+	pending  []byte
+}
+
+func (s *manifestStream) Read(p []byte) (int, error) {
+	for len(s.pending) == 0 {
+		switch {
+		case s.next > s.n:
+			return 0, io.EOF
+		case s.next == 0:
+			s.pending = []byte("id,access_token,sms_enabled\n")
+		case s.next == s.stray:
+			s.pending = fmt.Appendf(nil, "\"u%d,%s,true\n", s.next, s.token)
+		default:
+			s.pending = fmt.Appendf(nil, "u%d,%s,true\n", s.next, s.token)
+		}
+		s.next++
+	}
+	k := copy(p, s.pending)
+	s.pending = s.pending[k:]
+	return k, nil
+}
+
+// liveHeap is the heap in use as the last collection found it.
+func liveHeap() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// TestStrayQuoteMemoryIsFlat reads 100,000 rows of about 1 KiB whose row
+// 2 opens a quote that never closes: every row is read, and the heap
+// stays within a few MiB however long the file (on the old reader, which
+// took the rest of the file into row 2's id, it grew by 330 MiB).
+func TestStrayQuoteMemoryIsFlat(t *testing.T) {
+	const n = 100000
+	tok := cognitotest.Token(cognitotest.Claims{Username: strings.Repeat("a", 700)})
+	runtime.GC()
+	base := liveHeap()
+	m, err := batch.ReadCSV(&manifestStream{n: n, stray: 2, token: tok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var peak uint64
+	rows := 0
+	for {
+		r, err := m.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Next after %d rows: %v", rows, err)
+		}
+		rows++
+		if (r.N == 2) != (r.Err != nil) {
+			t.Fatalf("row %d: error %v; only row 2 should have one", r.N, r.Err)
+		}
+		if rows <= 10 || rows%1000 == 0 {
+			peak = max(peak, liveHeap())
+		}
+	}
+	grew := float64(peak-min(peak, base)) / (1 << 20)
+	t.Logf("%d rows read; the live heap peaked %.1f MiB above where it started", rows, grew)
+	if rows != n {
+		t.Errorf("read %d rows, want %d", rows, n)
+	}
+	if grew > 24 {
+		t.Errorf("the live heap grew %.1f MiB while reading a 100 MiB file, want at most 24: memory must not grow with the file", grew)
 	}
 }

@@ -161,7 +161,7 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 		rows := readRows(m, cfg.Shard, gctx)
 		for {
 			r, err := nextRow(rows, stop, gctx)
-			if err == io.EOF || errors.Is(err, errStopped) || gctx.Err() != nil {
+			if err == io.EOF || gctx.Err() != nil {
 				return nil
 			}
 			if err != nil {

@@ -221,8 +221,9 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 	if c, ok := manifest.(io.Closer); ok {
 		defer c.Close()
 	}
-	if f.order == "expiry" {
-		if manifest, err = batch.ByExpiry(manifest); err != nil {
+	if f.order == "expiry" && !empty {
+		// The rows are read again from the file; a pipe was copied aside.
+		if manifest, err = batch.ByExpiry(manifest, io.NewSectionReader(src.file, src.base, src.size-src.base)); err != nil {
 			return nil, err
 		}
 	}
