@@ -129,13 +129,30 @@ func clip(s string) string {
 	return s[:cut] + "..."
 }
 
-// clipName quotes a column or key name whole, so a typo can be read, unless
-// it is too long to be a name: then it may be a token, and is clipped.
+// clipName quotes a column or key name whole, so a typo can be read, when
+// it cannot be a piece of a token: shorter than 16 bytes, or a name of
+// letters of one case with underscores and spaces, as column names are
+// (a token's characters mix cases and digits). Anything else is clipped.
 func clipName(s string) string {
-	if len(s) > 40 {
-		return clip(s)
+	if len(s) < 16 || len(s) <= 40 && nameLike(s) {
+		return s
 	}
-	return s
+	return clip(s)
+}
+
+func nameLike(s string) bool {
+	lower, upper := false, false
+	for _, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z':
+			lower = true
+		case c >= 'A' && c <= 'Z':
+			upper = true
+		case c != '_' && c != ' ':
+			return false
+		}
+	}
+	return !(lower && upper)
 }
 
 // CSV reads a CSV manifest one physical line at a time: a cell cannot
