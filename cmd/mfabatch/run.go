@@ -267,32 +267,41 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 		r.Config.AlreadyDone = done.Has
 	}
 	if !f.dryRun {
-		// Before the first call: the plan, the earlier successes on disk,
-		// and the report in its place. After a signal, no plan: the run
-		// reports every row not_attempted.
-		reported := &carried{}
-		if !empty && ctx.Err() == nil {
-			reported, err = plan(ctx, r.Config, src, format, manifest, w, stderr)
-		}
-		// A device or pipe hears of the report at the first flush, unless
-		// rows are carried: a report that cannot be written is then an
-		// error after calls (exit 4), as for any write that fails later.
-		if err == nil && (outs.renamed() || reported.any()) {
-			err = w.Flush()
-		}
-		if err == nil {
-			err = outs.commit()
-		}
-		if err != nil {
+		if err := beforeFirstCall(ctx, &r.Config, src, format, manifest, w, outs, empty, stderr); err != nil {
 			outs.discard()
 			return nil, err
 		}
-		r.Config.Reported = reported.has
 	}
 	prog.Start()
 	sum, runErr := r.Run(ctx, manifest, w)
 	prog.Stop()
 	return sum, settle(sum, runErr, outs, stderr)
+}
+
+// beforeFirstCall prints the plan, writes the rows --resume finds done to
+// the report, and puts the report in its place. After a signal there is
+// no plan: the run reports every row not_attempted.
+func beforeFirstCall(ctx context.Context, cfg *batch.Config, src *source, format string, m batch.Manifest, w batch.Sink, outs *outputs, empty bool, stderr io.Writer) error {
+	reported := &carried{}
+	var err error
+	if !empty && ctx.Err() == nil {
+		if reported, err = plan(ctx, *cfg, src, format, m, w, stderr); err != nil {
+			return err
+		}
+	}
+	// A device or pipe hears of the report at the first flush unless rows
+	// are carried: one that cannot be written then fails after calls
+	// (exit 4), as any later write does.
+	if outs.renamed() || reported.any() {
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+	if err := outs.commit(); err != nil {
+		return err
+	}
+	cfg.Reported = reported.has
+	return nil
 }
 
 // newClient is the Cognito client, with a connection for each worker.
