@@ -174,7 +174,7 @@ func (b *bench) dryRunMemory() []row {
 	}
 	defer b.remove(path, reportPath(path))
 	progress("  dry run")
-	u, err := b.runTool("", path, "--dry-run")
+	u, err := b.runTool("", path, "--dry-run", "--rps", "0")
 	if err != nil {
 		return []row{errorRow(name, err)}
 	}
