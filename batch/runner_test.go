@@ -256,7 +256,10 @@ func TestEveryAttemptIsRateLimited(t *testing.T) {
 	if got := len(srv.Calls()); got != 60 {
 		t.Fatalf("server got %d calls, want 60", got)
 	}
-	if most := srv.MaxInWindow(time.Second); most > 42 {
+	// 40/s with burst 2 is 42 in a second as sent; arrival jitter on a
+	// loaded machine may bunch a few more. Retries that skipped the
+	// limiter would put all 60 calls into the first second.
+	if most := srv.MaxInWindow(time.Second); most > 45 {
 		t.Errorf("%d calls in one second, limit is 40/s with burst 2", most)
 	}
 }
