@@ -45,10 +45,11 @@ var measures = []struct {
 	{"startup", (*bench).startup},
 	{"peer", (*bench).peer},
 	{"shared", (*bench).shared},
+	{"idle", (*bench).idle},
 }
 
 func main() {
-	only := flag.String("only", "", "comma-separated measures to run: overhead, rate, memory, startup, peer, shared (default: all)")
+	only := flag.String("only", "", "comma-separated measures to run: overhead, rate, memory, startup, peer, shared, idle (default: all)")
 	bin := flag.String("bin", "", "mfabatch binary to measure (default: build ./cmd/mfabatch)")
 	keep := flag.Bool("keep", false, "keep the scratch directory with its manifests and reports")
 	serveMode := flag.Bool("serve", false, "internal: serve a fake Cognito for the harness (see fake.go)")
