@@ -106,7 +106,7 @@ func BenchmarkAdaptivePacing(b *testing.B) {
 }
 
 // BenchmarkSharedQuota runs the tool beside the account's production
-// traffic on one quota, as issue 9 sets it: 25 calls/s in all, production
+// traffic on one quota: 25 calls/s in all, production
 // steady at 15/s for 40 s, the tool at --rps 25 with adaptive pacing and
 // 50 ms latency. It reports, from the same run, the share of production's
 // calls throttled and the tool's successful calls a second against the

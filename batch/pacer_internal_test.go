@@ -190,7 +190,7 @@ func dropTime(_ []string, a slog.Attr) slog.Attr {
 	return a
 }
 
-// The shared-quota case of issue 9: 25 calls/s in all, production steady
+// The shared-quota case: 25 calls/s in all, production steady
 // at 15/s for 40 s, the tool at --rps 25. Production keeps all but 1% of
 // its calls, and the tool gets at least 80% of the 10/s production leaves,
 // whatever the jitter. With production at 5/s or 10/s the same holds on

@@ -7,7 +7,7 @@ import (
 )
 
 // maxIdleCPU is the share of a core a run at the real quota may take,
-// whatever the manifest's order (issue 9).
+// whatever the manifest's order.
 const maxIdleCPU = 0.02
 
 // idle is the tool's cost at the service's real rate: --rps 25 with 50 ms

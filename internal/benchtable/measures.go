@@ -14,7 +14,7 @@ import (
 	"github.com/mfabatch/mfabatch/batch/cognitotest"
 )
 
-// Targets, from issue 4.
+// Targets: what the tool promises of its speed, memory and start-up.
 const (
 	minRowsPerSec  = 10_000
 	maxCPUPerRow   = 100 * time.Microsecond

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Targets of the shared quota, from issue 9: production sees at most 1% of
+// Targets of the shared quota: production sees at most 1% of
 // its calls throttled, and the tool gets at least 80% of what production
 // leaves.
 const (
