@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -273,7 +272,6 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 			return nil, err
 		}
 	}
-	fewerThreads(f)
 	prog.Start()
 	sum, runErr := r.Run(ctx, manifest, w)
 	prog.Stop()
@@ -305,22 +303,6 @@ func beforeFirstCall(ctx context.Context, cfg *batch.Config, src *source, format
 	cfg.Reported = reported.has
 	return nil
 }
-
-// fewerThreads runs a live run at a quota's pace on one processor. At
-// the service's rates the tool needs a small part of one core, and a
-// second processor makes the runtime wake a second thread for most calls;
-// on a virtual machine each wake costs more than the call's own work (one
-// processor measured about a fifth less CPU at --rps 25). A dry run, an
-// unlimited rate and GOMAXPROCS keep every core.
-func fewerThreads(f *runFlags) {
-	if !f.dryRun && f.rps > 0 && f.rps <= oneCoreRPS && os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(1)
-	}
-}
-
-// oneCoreRPS is the fastest rate one core keeps up with easily: at about
-// 100 µs of CPU a call, a tenth of the core.
-const oneCoreRPS = 1000
 
 // newClient is the Cognito client, with a connection for each worker.
 func newClient(cfg aws.Config, f *runFlags) (batch.Client, error) {
