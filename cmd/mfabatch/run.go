@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/x509"
@@ -278,32 +277,6 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 	return sum, settle(sum, runErr, outs, stderr)
 }
 
-// beforeFirstCall prints the plan, writes the rows --resume finds done to
-// the report, and puts the report in its place. After a signal there is
-// no plan: the run reports every row not_attempted.
-func beforeFirstCall(ctx context.Context, cfg *batch.Config, src *source, format string, m batch.Manifest, w batch.Sink, outs *outputs, empty bool, stderr io.Writer) error {
-	reported := &carried{}
-	var err error
-	if !empty && ctx.Err() == nil {
-		if reported, err = plan(ctx, *cfg, src, format, m, w, stderr); err != nil {
-			return err
-		}
-	}
-	// A device or pipe hears of the report at the first flush unless rows
-	// are carried: one that cannot be written then fails after calls
-	// (exit 4), as any later write does.
-	if outs.renamed() || reported.any() {
-		if err := w.Flush(); err != nil {
-			return err
-		}
-	}
-	if err := outs.commit(); err != nil {
-		return err
-	}
-	cfg.Reported = reported.has
-	return nil
-}
-
 // newClient is the Cognito client, with a connection for each worker.
 func newClient(cfg aws.Config, f *runFlags) (batch.Client, error) {
 	conns := f.workers
@@ -368,68 +341,6 @@ func tell(sum *batch.Summary, stderr io.Writer) {
 	}
 }
 
-// noRows is a manifest with no rows.
-type noRows struct{}
-
-func (noRows) Next() (batch.Row, error) { return batch.Row{}, io.EOF }
-
-// readManifest reads in as format, or when format is "" as the manifest's
-// name says, or for a pipe without a known extension as its first
-// non-blank byte says, and checks its header. It returns the format used.
-func readManifest(in io.Reader, src *source, format string) (batch.Manifest, string, error) {
-	if format == "" {
-		switch strings.ToLower(filepath.Ext(src.name)) {
-		case ".csv":
-			format = "csv"
-		case ".jsonl", ".ndjson", ".json":
-			format = "jsonl"
-		default:
-			if !src.pipe && src.name != "-" {
-				return nil, "", usageError{fmt.Sprintf("cannot tell the format of %s from its name", src.name), "name it .csv or .jsonl, or pass --format csv|jsonl"}
-			}
-		}
-	}
-	if format == "" {
-		br := bufio.NewReader(in)
-		in = br
-		format = "csv"
-		if sniffJSON(br) {
-			format = "jsonl"
-		}
-	}
-	if format == "jsonl" {
-		return batch.ReadJSONL(in), format, nil
-	}
-	m, err := batch.ReadCSV(in)
-	var he *batch.HeaderError
-	switch {
-	case errors.As(err, &he):
-		return nil, "", usageError{err.Error(), "a CSV manifest's first line names its columns, e.g.: " + strings.Join(batch.Columns, ",")}
-	case err != nil:
-		return nil, "", err
-	}
-	return m, format, nil
-}
-
-// sniffJSON reports whether the first non-blank byte, after any byte-order
-// mark, is '{'.
-func sniffJSON(br *bufio.Reader) bool {
-	for n := 1; n <= 4096; n++ {
-		b, err := br.Peek(n)
-		if len(b) < n {
-			return false
-		}
-		b = bytes.TrimPrefix(b, []byte("\ufeff"))
-		if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 {
-			return t[0] == '{'
-		}
-		if err != nil {
-			return false
-		}
-	}
-	return false
-}
-
 // loadAWSConfig loads the AWS configuration. Its region serves only tokens
 // whose issuer names none: --region is passed to the engine apart, since
 // it also checks every row's issuer.
@@ -469,68 +380,6 @@ func newReportWriter(out io.Writer, format, path string) (batch.Sink, error) {
 		return report.NewJSONL(out), nil
 	}
 	return report.NewCSV(out)
-}
-
-// plan says, before anything is sent, how many rows a live run will send,
-// how long that takes at --rps, and how many tokens will expire before
-// their turn: a dry run of the same rows. It writes the rows an earlier
-// run finished (--resume) to the report, and returns them. A manifest
-// that can be read only once is not planned.
-func plan(ctx context.Context, cfg batch.Config, src *source, format string, m batch.Manifest, w batch.Sink, stderr io.Writer) (*carried, error) {
-	var pm batch.Manifest
-	if rows, ok := m.(*batch.Rows); ok {
-		pm = rows.Again()
-	} else if again, ok := src.again(); ok {
-		var err error
-		if pm, _, err = readManifest(again, src, format); err != nil {
-			return nil, err
-		}
-		if c, ok := pm.(io.Closer); ok {
-			defer c.Close()
-		}
-	} else {
-		fmt.Fprintln(stderr, "mfabatch: note: the manifest comes from a pipe and is read once, so there is no plan before sending")
-		return &carried{}, nil
-	}
-	cfg.DryRun, cfg.Log, cfg.OnResult, cfg.Reported = true, nil, nil, nil
-	c := &carried{w: w}
-	sum, err := (&batch.Runner{Config: cfg}).Run(ctx, pm, c)
-	switch {
-	case sum != nil && sum.Interrupted:
-		// The run goes on, to report every row not sent.
-		return c, nil
-	case err != nil:
-		return nil, err
-	}
-	fmt.Fprintln(stderr, report.PlanLine(sum))
-	return c, nil
-}
-
-// carried is the plan's sink: it writes the rows an earlier run finished
-// to the report, and remembers them, a bit a row, so the run does not
-// write them again.
-type carried struct {
-	w    batch.Sink
-	rows []uint64
-}
-
-func (c *carried) Write(r batch.Result) error {
-	if r.ErrorCode != batch.CodeAlreadySucceeded || r.Row < 1 {
-		return nil
-	}
-	for len(c.rows) <= r.Row/64 {
-		c.rows = append(c.rows, 0)
-	}
-	c.rows[r.Row/64] |= 1 << (r.Row % 64)
-	return c.w.Write(r)
-}
-
-func (c *carried) Flush() error { return nil }
-
-func (c *carried) any() bool { return len(c.rows) > 0 }
-
-func (c *carried) has(row int) bool {
-	return row >= 1 && row/64 < len(c.rows) && c.rows[row/64]&(1<<(row%64)) != 0
 }
 
 // chooseShard picks the shard: --shard, else a Kubernetes Indexed Job's

@@ -1,10 +1,17 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/mfabatch/mfabatch/batch"
 )
 
 // source is the manifest as opened. A regular file can be read again from
@@ -118,4 +125,66 @@ func spoolPipe(ctx context.Context, r io.Reader) (*os.File, int64, error) {
 func spoolError(err error) error {
 	return usageError{fmt.Sprintf("cannot keep a copy of the piped manifest to read it twice: %v", err),
 		"free space in the temporary folder (or set TMPDIR), or give the manifest as a file"}
+}
+
+// noRows is a manifest with no rows.
+type noRows struct{}
+
+func (noRows) Next() (batch.Row, error) { return batch.Row{}, io.EOF }
+
+// readManifest reads in as format, or when format is "" as the manifest's
+// name says, or for a pipe without a known extension as its first
+// non-blank byte says, and checks its header. It returns the format used.
+func readManifest(in io.Reader, src *source, format string) (batch.Manifest, string, error) {
+	if format == "" {
+		switch strings.ToLower(filepath.Ext(src.name)) {
+		case ".csv":
+			format = "csv"
+		case ".jsonl", ".ndjson", ".json":
+			format = "jsonl"
+		default:
+			if !src.pipe && src.name != "-" {
+				return nil, "", usageError{fmt.Sprintf("cannot tell the format of %s from its name", src.name), "name it .csv or .jsonl, or pass --format csv|jsonl"}
+			}
+		}
+	}
+	if format == "" {
+		br := bufio.NewReader(in)
+		in = br
+		format = "csv"
+		if sniffJSON(br) {
+			format = "jsonl"
+		}
+	}
+	if format == "jsonl" {
+		return batch.ReadJSONL(in), format, nil
+	}
+	m, err := batch.ReadCSV(in)
+	var he *batch.HeaderError
+	switch {
+	case errors.As(err, &he):
+		return nil, "", usageError{err.Error(), "a CSV manifest's first line names its columns, e.g.: " + strings.Join(batch.Columns, ",")}
+	case err != nil:
+		return nil, "", err
+	}
+	return m, format, nil
+}
+
+// sniffJSON reports whether the first non-blank byte, after any byte-order
+// mark, is '{'.
+func sniffJSON(br *bufio.Reader) bool {
+	for n := 1; n <= 4096; n++ {
+		b, err := br.Peek(n)
+		if len(b) < n {
+			return false
+		}
+		b = bytes.TrimPrefix(b, []byte("\ufeff"))
+		if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 {
+			return t[0] == '{'
+		}
+		if err != nil {
+			return false
+		}
+	}
+	return false
 }
