@@ -25,7 +25,7 @@ func beforeFirstCall(ctx context.Context, cfg *batch.Config, src *source, format
 	// (exit 4), as any later write does.
 	if outs.renamed() || reported.any() {
 		if err := w.Flush(); err != nil {
-			return err
+			return fmt.Errorf("cannot write the report: %w", err)
 		}
 	}
 	if err := outs.commit(); err != nil {
