@@ -2,8 +2,10 @@ package batch
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"hash/maphash"
+	"io"
 	"time"
 
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
@@ -41,6 +43,45 @@ type producer struct {
 	seed   maphash.Seed
 	pacers map[string]*pacer
 	queued map[string]int // rows per region so far, for the dry run's estimate
+}
+
+// produce reads m's rows in order and checks each: a row with nothing to
+// send goes to send as its Result, a row to send to its region's lane, and
+// once stop ends, rows ready to send go to unsent. It returns why m could
+// not be read to its end, or nil; it ends early when the run fails.
+func (p *producer) produce(m Manifest, d *dispatch, send func(Result) bool, unsent func(*job) bool, stop, gctx context.Context) error {
+	rows := readRows(m, p.cfg.Shard, gctx)
+	for {
+		r, err := nextRow(rows, stop, gctx)
+		switch {
+		case err == io.EOF || gctx.Err() != nil:
+			return nil
+		case err != nil:
+			return err
+		}
+		j, res, err := p.prepare(r)
+		ok := true
+		switch {
+		case err != nil:
+			return err
+		case j == nil:
+			ok = send(res)
+		case stop.Err() != nil:
+			ok = unsent(j)
+		default:
+			select {
+			case d.ahead <- struct{}{}:
+				d.queue(j)
+			case <-stop.Done():
+				ok = unsent(j)
+			case <-gctx.Done():
+				ok = false
+			}
+		}
+		if !ok {
+			return nil
+		}
+	}
 }
 
 // prepare checks a row. It returns a job to send, or the row's final

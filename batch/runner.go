@@ -152,48 +152,15 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 	// that needs a region when none is configured, but the rows read so
 	// far still finish and are reported.
 	var readErr error
+	unsent := func(j *job) bool { return send(notSent(stop, j.res, cfg.Now())) }
 	producers.Add(1)
 	g.Go(func() error {
 		defer producers.Done()
 		defer d.close()
-		defer d.finish(stop, gctx, func(j *job) bool { return send(notSent(stop, j.res, cfg.Now())) })
+		defer d.finish(stop, gctx, unsent)
 		p := producer{cfg: cfg, start: start, sum: sum, pacers: map[string]*pacer{}}
-		rows := readRows(m, cfg.Shard, gctx)
-		for {
-			r, err := nextRow(rows, stop, gctx)
-			if err == io.EOF || gctx.Err() != nil {
-				return nil
-			}
-			if err != nil {
-				readErr = err
-				return nil
-			}
-			j, res, err := p.prepare(r)
-			switch {
-			case err != nil:
-				readErr = err
-				return nil
-			case j == nil:
-				if !send(res) {
-					return nil
-				}
-			case stop.Err() != nil:
-				if !send(notSent(stop, j.res, cfg.Now())) {
-					return nil
-				}
-			default:
-				select {
-				case d.ahead <- struct{}{}:
-					d.queue(j)
-				case <-stop.Done():
-					if !send(notSent(stop, j.res, cfg.Now())) {
-						return nil
-					}
-				case <-gctx.Done():
-					return nil
-				}
-			}
-		}
+		readErr = p.produce(m, d, send, unsent, stop, gctx)
+		return nil
 	})
 	go func() {
 		producers.Wait()
