@@ -14,23 +14,23 @@ import (
 // stops the run before anything is sent.
 type outputs struct {
 	report  io.Writer
-	file    *reportFile // the report's file; nil for standard output
-	summary *output     // nil without --summary
+	file    *outFile // the report's file; nil for standard output
+	summary *outFile // nil without --summary
 }
 
-// openOutputs opens the report (a regular file is written beside its
-// path until commit) and the summary (emptied when the run ends).
+// openOutputs opens the report and the summary; each regular file is
+// written beside its path until commit.
 func openOutputs(f *runFlags, stdout io.Writer) (*outputs, error) {
 	o := &outputs{report: stdout}
 	if f.reportPath != "-" {
-		rf, err := createReportFile(f.reportPath)
+		rf, err := createOutFile(f.reportPath)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("cannot create the report: %w", err)
 		}
 		o.report, o.file = rf.w, rf
 	}
 	if f.summaryPath != "" {
-		fh, err := openOutput(f.summaryPath)
+		fh, err := createOutFile(f.summaryPath)
 		if err != nil {
 			o.discard()
 			return nil, usageError{fmt.Sprintf("cannot create the summary: %v", err), "give --summary a file in a folder that exists and that you can write"}
@@ -56,13 +56,13 @@ func (o *outputs) commit() error {
 }
 
 // discard closes the outputs of a run that ends before its first call,
-// leaving the report's path as it was and removing the files it made.
+// leaving their paths as they were.
 func (o *outputs) discard() {
 	if o.file != nil {
 		o.file.abandon()
 	}
 	if o.summary != nil {
-		o.summary.discard()
+		o.summary.abandon()
 	}
 }
 
@@ -75,11 +75,8 @@ func (o *outputs) finish(sum *batch.Summary) error {
 		}
 	}
 	if o.summary != nil {
-		serr := o.summary.truncate()
-		if serr == nil {
-			serr = report.WriteSummaryJSON(o.summary, sum)
-		}
-		if cerr := o.summary.Close(); serr == nil {
+		serr := report.WriteSummaryJSON(o.summary.w, sum)
+		if cerr := o.summary.close(); serr == nil {
 			serr = cerr
 		}
 		if serr != nil && err == nil {

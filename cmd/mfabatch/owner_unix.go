@@ -7,8 +7,11 @@ import (
 	"syscall"
 )
 
-// ownedByMe reports whether the run's user owns fi's file.
-func ownedByMe(fi os.FileInfo) bool {
+// owner returns the owner of fi's file, and whether it is the run's user.
+func owner(fi os.FileInfo) (uid, gid int, mine bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
-	return ok && int(st.Uid) == os.Geteuid()
+	if !ok {
+		return 0, 0, true
+	}
+	return int(st.Uid), int(st.Gid), int(st.Uid) == os.Geteuid()
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -137,57 +136,4 @@ func (a fileID) same(b fileID) bool {
 		return a.base == b.base && os.SameFile(a.dir, b.dir)
 	}
 	return false
-}
-
-// output is a file a run writes: the report or the summary.
-type output struct {
-	*os.File
-	created bool // the run made it
-	regular bool
-}
-
-// openOutput opens path for writing, and truncates nothing yet. A file
-// it creates has mode 0600: reports and summaries name users. A regular
-// file of this user that others can read is made 0600 too; devices,
-// pipes and other users' files keep their mode (running as root,
-// "--report /dev/null" must not change /dev/null for everyone).
-func openOutput(path string) (*output, error) {
-	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	created := err == nil
-	if errors.Is(err, fs.ErrExist) {
-		fh, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600)
-	}
-	if err != nil {
-		return nil, err
-	}
-	fi, err := fh.Stat()
-	if err != nil {
-		fh.Close()
-		return nil, err
-	}
-	o := &output{File: fh, created: created, regular: fi.Mode().IsRegular()}
-	if o.regular && fi.Mode().Perm() != 0o600 && ownedByMe(fi) {
-		if err := fh.Chmod(0o600); err != nil {
-			o.discard()
-			return nil, fmt.Errorf("cannot restrict %s to its owner: %w", path, err)
-		}
-	}
-	return o, nil
-}
-
-// truncate empties a regular file; a device or a pipe is written as it is.
-func (o *output) truncate() error {
-	if !o.regular {
-		return nil
-	}
-	return o.Truncate(0)
-}
-
-// discard closes the file, and removes it if the run made it: for a run
-// that ends before it writes anything.
-func (o *output) discard() {
-	o.Close()
-	if o.created {
-		os.Remove(o.Name())
-	}
 }

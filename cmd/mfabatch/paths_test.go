@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,10 +9,11 @@ import (
 	"testing"
 )
 
-// TestOpenOutputModes checks which outputs are made 0600: the files the
-// run creates, and its user's regular files; never a device, a pipe or
-// another user's file, which are not emptied either.
-func TestOpenOutputModes(t *testing.T) {
+// TestOutFileModes checks what writing an output does to the file at its
+// path: a new file, or one of the user's, becomes the new content with
+// mode 0600; another user's file keeps its owner and mode; a device or a
+// pipe is written as it is, never emptied, replaced or chmodded.
+func TestOutFileModes(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name string, mode os.FileMode) string {
 		p := filepath.Join(dir, name)
@@ -27,43 +29,41 @@ func TestOpenOutputModes(t *testing.T) {
 		name     string
 		path     string
 		wantMode os.FileMode
-		wantSize int64 // after truncate: -1 for a file that is not regular
+		wantUID  int // -1: the run's user
+		regular  bool
 	}
 	checks := []check{
-		{"new file", filepath.Join(dir, "new.csv"), 0o600, 0},
-		{"own file readable by others", write("mine.csv", 0o644), 0o600, 0},
+		{"new file", filepath.Join(dir, "new.csv"), 0o600, -1, true},
+		{"own file readable by others", write("mine.csv", 0o644), 0o600, -1, true},
 	}
 	// A character device like /dev/null, of our own: the test must never
-	// chmod the machine's /dev/null.
+	// touch the machine's /dev/null.
 	null := filepath.Join(dir, "null")
 	if err := syscall.Mknod(null, syscall.S_IFCHR|0o666, int(mkdev(1, 3))); err == nil {
 		os.Chmod(null, 0o666)
-		checks = append(checks, check{"device", null, 0o666, -1})
+		checks = append(checks, check{"device", null, 0o666, -1, false})
 	} else {
 		t.Logf("no device node (%v): the device case is left to a root test run", err)
 	}
-	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(fifo, 0o644)
 	if os.Geteuid() == 0 {
 		other := write("other.csv", 0o644)
 		if err := os.Chown(other, 65534, 65534); err != nil {
 			t.Fatal(err)
 		}
-		checks = append(checks, check{"another user's file", other, 0o644, 0})
+		checks = append(checks, check{"another user's file", other, 0o644, 65534, true})
 	}
 	for _, c := range checks {
-		o, err := openOutput(c.path)
+		o, err := createOutFile(c.path)
 		if err != nil {
 			t.Errorf("%s: %v", c.name, err)
 			continue
 		}
-		if err := o.truncate(); err != nil {
-			t.Errorf("%s: truncate: %v", c.name, err)
+		if _, err := io.WriteString(o.w, "new report\n"); err != nil {
+			t.Errorf("%s: write: %v", c.name, err)
 		}
-		o.Close()
+		if err := o.close(); err != nil {
+			t.Errorf("%s: close: %v", c.name, err)
+		}
 		fi, err := os.Stat(c.path)
 		if err != nil {
 			t.Fatal(err)
@@ -71,31 +71,44 @@ func TestOpenOutputModes(t *testing.T) {
 		if got := fi.Mode().Perm(); got != c.wantMode {
 			t.Errorf("%s: mode %#o, want %#o", c.name, got, c.wantMode)
 		}
-		if c.wantSize >= 0 && fi.Size() != c.wantSize {
-			t.Errorf("%s: %d bytes after truncate, want %d", c.name, fi.Size(), c.wantSize)
+		uid, _, _ := owner(fi)
+		if want := c.wantUID; want >= 0 && uid != want || want < 0 && uid != os.Geteuid() {
+			t.Errorf("%s: owner %d, want %d", c.name, uid, c.wantUID)
 		}
+		if b, _ := os.ReadFile(c.path); c.regular && string(b) != "new report\n" {
+			t.Errorf("%s: holds %q, want the new report", c.name, b)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*.mfabatch-*")); len(left) > 0 {
+		t.Errorf("files left beside the outputs: %v", left)
 	}
 
 	// A pipe is opened to write once a reader comes, and keeps its mode.
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(fifo, 0o644)
 	done := make(chan error, 1)
 	go func() {
-		o, err := openOutput(fifo)
+		o, err := createOutFile(fifo)
 		if err == nil {
-			err = o.truncate()
-			o.Close()
+			_, err = io.WriteString(o.w, "row\n")
+			if cerr := o.close(); err == nil {
+				err = cerr
+			}
 		}
 		done <- err
 	}()
-	r, err := os.Open(fifo)
+	got, err := os.ReadFile(fifo)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Close()
-	if err := <-done; err != nil {
-		t.Errorf("fifo: %v", err)
+	if err := <-done; err != nil || string(got) != "row\n" {
+		t.Errorf("fifo: read %q (%v), want the row", got, err)
 	}
-	if fi, _ := os.Stat(fifo); fi.Mode().Perm() != 0o644 {
-		t.Errorf("fifo: mode %#o, want 0644", fi.Mode().Perm())
+	if fi, _ := os.Stat(fifo); fi.Mode().Type() != os.ModeNamedPipe || fi.Mode().Perm() != 0o644 {
+		t.Errorf("fifo: mode %v, want a pipe of mode 0644", fi.Mode())
 	}
 }
 
