@@ -60,7 +60,6 @@ func ByExpiry(m Manifest, src io.ReaderAt) (*Rows, error) {
 	}
 	r := &Rows{src: src, m: again}
 	lines := lm.byLine().lines
-	is := &issuers{}
 	for {
 		row, err := m.Next()
 		if err == io.EOF {
@@ -75,7 +74,7 @@ func ByExpiry(m Manifest, src io.ReaderAt) (*Rows, error) {
 		if d := lines.line - row.N; len(r.gaps) == 0 || r.gaps[len(r.gaps)-1].lines != d {
 			r.gaps = append(r.gaps, gap{row.N, d})
 		}
-		r.places = append(r.places, place{off: lines.off, n: uint32(row.N), exp: expiry(row, is)})
+		r.places = append(r.places, place{off: lines.off, n: uint32(row.N), exp: expiry(row)})
 	}
 	slices.SortFunc(r.places, func(a, b place) int { return cmp.Or(cmp.Compare(a.exp, b.exp), cmp.Compare(a.n, b.n)) })
 	return r, nil
@@ -83,11 +82,11 @@ func ByExpiry(m Manifest, src io.ReaderAt) (*Rows, error) {
 
 // expiry is when row's token expires in Unix seconds, within 1 and the
 // largest uint32; 0 when the row or its token cannot be read.
-func expiry(row Row, is *issuers) uint32 {
+func expiry(row Row) uint32 {
 	if row.Err != nil {
 		return 0
 	}
-	c, rerr := parseToken(row.Token, is)
+	c, rerr := ParseToken(row.Token)
 	if rerr != nil {
 		return 0
 	}

@@ -307,7 +307,6 @@ func readRows(m Manifest, shard Shard, gctx context.Context) <-chan readRow {
 	rows := make(chan readRow, rowBuffer)
 	go func() {
 		defer close(rows)
-		is := &issuers{}
 		for {
 			row, err := m.Next()
 			if err == nil && !shard.Has(row.N) {
@@ -315,7 +314,7 @@ func readRows(m Manifest, shard Shard, gctx context.Context) <-chan readRow {
 			}
 			r := readRow{row: row, err: err}
 			if err == nil {
-				r.claims, r.tokenErr = parseToken(row.Token, is)
+				r.claims, r.tokenErr = ParseToken(row.Token)
 				if row.Token != "" {
 					r.fingerprint = Fingerprint(row.Token)
 				}
