@@ -20,12 +20,6 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
-// Client is the one Cognito call the engine makes.
-// *cognitoidentityprovider.Client satisfies it.
-type Client interface {
-	SetUserMFAPreference(ctx context.Context, params *cip.SetUserMFAPreferenceInput, optFns ...func(*cip.Options)) (*cip.SetUserMFAPreferenceOutput, error)
-}
-
 // ErrUnsafeEndpoint is returned by NewClient for an endpoint that would
 // send tokens in clear text off this machine.
 var ErrUnsafeEndpoint = errors.New("unsafe endpoint")

@@ -3,8 +3,6 @@ package batch
 import (
 	"context"
 	"sync"
-
-	"golang.org/x/sync/errgroup"
 )
 
 // aheadRows bounds how far the producer reads ahead of the workers: at
@@ -17,84 +15,109 @@ import (
 // request, some 2 KB, so the queues hold 2 MB at most.
 const aheadRows = 1024
 
-// lane is a region's queue and the workers that send its rows. A worker
-// waits only on its own region's limiter, retries included, so a
-// throttled region slows only its own rows.
+// lane is a region's queue and the worker that sends its rows, as many at
+// once as its pool allows. A row waits only on its own region's limiter,
+// retries included, so a throttled region slows only its own rows.
 type lane struct {
-	jobs chan *job
-	pool *pool
+	jobs   chan *job
+	worker *worker
 }
 
-// dispatch hands the producer's jobs to their regions' lanes, starting a
-// region's workers when its first job comes. Only the producer queues.
-type dispatch struct {
-	cfg   Config
-	ahead chan struct{} // a place for each job queued and not yet taken
-	lanes map[string]*lane
-
-	g         *errgroup.Group
-	running   *sync.WaitGroup // the producer and the workers
-	newWorker func(l *lane) worker
-	send      func(Result) bool // false once the run has failed
-}
-
-// queue puts j on its region's lane. The caller has its place in
-// d.ahead, so the lane has room: no lane holds more than aheadRows jobs.
-func (d *dispatch) queue(j *job) {
-	l, ok := d.lanes[j.region]
-	if !ok {
-		l = &lane{jobs: make(chan *job, aheadRows), pool: newPool(d.cfg)}
-		d.lanes[j.region] = l
-		d.start(l, l.pool.start)
-	}
-	l.jobs <- j
-}
-
-// start starts n workers on l. A worker may start more: it holds a count
-// of d.running, so the count cannot reach zero while it adds to it.
-func (d *dispatch) start(l *lane, n int) {
-	for range n {
-		d.running.Add(1)
-		d.g.Go(func() error {
-			defer d.running.Done()
-			w := d.newWorker(l)
-			w.spawn = func(n int) { d.start(l, n) }
-			for j := range l.jobs {
-				<-d.ahead
-				if !d.send(w.process(j)) {
-					return nil
-				}
+// run takes the lane's jobs in order and sends each in a goroutine of its
+// own once the pool has a slot for it. It returns when the jobs are done.
+func (l *lane) run(running, sending context.Context, ahead <-chan struct{}) {
+	w := l.worker
+	var inFlight sync.WaitGroup
+	defer inFlight.Wait()
+	for j := range l.jobs {
+		<-ahead
+		if sending.Err() != nil || !w.pool.acquire(sending) {
+			if !deliver(running, w.results, notSent(sending, j.res, w.cfg.Now())) {
+				return
 			}
-			return nil
+			continue
+		}
+		inFlight.Go(func() {
+			defer w.pool.release()
+			deliver(running, w.results, w.process(running, sending, j))
 		})
 	}
 }
 
-// finish waits until the workers have taken every job queued. When stop
-// ends first, it hands the jobs still queued to unsent at once, rather
-// than leave them to workers that may be in calls for a while.
-func (d *dispatch) finish(stop, gctx context.Context, unsent func(*job) bool) {
+// dispatch hands the producer's jobs to their regions' lanes, starting a
+// lane when its region's first job comes. Only the producer calls its
+// methods, so the lanes need no lock.
+type dispatch struct {
+	cfg     Config
+	client  Client
+	results chan<- Result
+	watch   *failureWatch
+	halt    context.CancelCauseFunc
+	ahead   chan struct{} // a place for each job queued and not yet taken
+	lanes   map[string]*lane
+	running sync.WaitGroup // the lanes
+}
+
+func newDispatch(cfg Config, client Client, results chan<- Result, halt context.CancelCauseFunc) *dispatch {
+	return &dispatch{cfg: cfg, client: client, results: results, halt: halt,
+		watch: &failureWatch{limit: cfg.MaxFailures},
+		ahead: make(chan struct{}, aheadRows), lanes: map[string]*lane{}}
+}
+
+// queue puts j on its region's lane, waiting for a place in d.ahead. It
+// returns false, with j not queued, when sending ends first or the run
+// fails.
+func (d *dispatch) queue(running, sending context.Context, j *job) bool {
+	if sending.Err() != nil {
+		return false
+	}
+	select {
+	case d.ahead <- struct{}{}:
+	case <-sending.Done():
+		return false
+	case <-running.Done():
+		return false
+	}
+	l, ok := d.lanes[j.res.Region]
+	if !ok {
+		w := &worker{client: d.client, cfg: d.cfg, results: d.results, watch: d.watch, halt: d.halt,
+			pacer: newPacer(d.cfg, j.res.Region), pool: newPool(d.cfg)}
+		l = &lane{jobs: make(chan *job, aheadRows), worker: w}
+		d.lanes[j.res.Region] = l
+		d.running.Go(func() { l.run(running, sending, d.ahead) })
+	}
+	l.jobs <- j // the lane has room: no lane holds more than aheadRows jobs
+	return true
+}
+
+// finish waits until the lanes have taken every job queued, then tells
+// them no more come and waits for their rows to be done. When sending ends first,
+// the jobs still queued are reported not sent at once, rather than left
+// to workers that may be in calls for a while.
+func (d *dispatch) finish(running, sending context.Context) {
+	defer d.running.Wait()
+	defer d.close()
 	// Once all of d.ahead's places are the producer's, no job is queued.
 	for range aheadRows {
 		select {
 		case d.ahead <- struct{}{}:
-		case <-stop.Done():
-			d.drain(unsent)
+		case <-sending.Done():
+			d.drain(running, sending)
 			return
-		case <-gctx.Done():
+		case <-running.Done():
 			return
 		}
 	}
 }
 
-// drain hands the jobs still queued to unsent, until it returns false.
-func (d *dispatch) drain(unsent func(*job) bool) {
+// drain reports the jobs still queued as not sent.
+func (d *dispatch) drain(running, sending context.Context) {
 	for _, l := range d.lanes {
 		for queued := true; queued; {
 			select {
 			case j := <-l.jobs:
 				<-d.ahead
-				if !unsent(j) {
+				if !deliver(running, d.results, notSent(sending, j.res, d.cfg.Now())) {
 					return
 				}
 			default:
@@ -111,12 +134,22 @@ func (d *dispatch) close() {
 	}
 }
 
-// workers is how many workers the lanes have now, all regions together.
-// Call it once the producer has ended.
+// workers is how many rows the lanes may have in flight now, all regions
+// together.
+// Call it once the run has ended.
 func (d *dispatch) workers() int {
 	n := 0
 	for _, l := range d.lanes {
-		n += l.pool.workers()
+		n += l.worker.pool.workers()
 	}
 	return n
+}
+
+// pacers are the regions' pacers, for the summary's final rates.
+func (d *dispatch) pacers() []*pacer {
+	var ps []*pacer
+	for _, l := range d.lanes {
+		ps = append(ps, l.worker.pacer)
+	}
+	return ps
 }

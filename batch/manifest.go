@@ -476,105 +476,130 @@ type jsonRow struct {
 	WebAuthnMfaSettings      *apiFactor `json:"WebAuthnMfaSettings"`
 }
 
+// parseJSONLine reads one JSONL row, in either shape.
 func parseJSONLine(n, line int, b []byte) Row {
 	r := Row{N: n}
-	if b[0] != '{' {
-		r.Err = rowErr(CodeInvalidRow, "line %d is not a JSON object", line)
+	j, err := decodeJSONLine(line, b, &r.ID)
+	if err != nil {
+		r.Err = err
 		return r
+	}
+	var cells []jsonCell
+	if j.api() {
+		if j.AccessToken != nil {
+			r.Token = Token(strings.TrimSpace(*j.AccessToken))
+		}
+		cells, r.Err = j.apiCells(line, &r.Settings)
+	} else {
+		if j.AccessTokenColumn != nil {
+			r.Token = Token(strings.TrimSpace(*j.AccessTokenColumn))
+		}
+		cells = j.flatCells(&r.Settings)
+	}
+	for _, c := range cells {
+		if r.Err != nil || isNull(c.raw) {
+			continue
+		}
+		v, err := jsonBool(c.raw)
+		if err != nil {
+			r.Err = rowErr(CodeInvalidBoolean, "line %d: key %s: %q is %v", line, c.key, clip(jsonText(c.raw)), err)
+			continue
+		}
+		*c.dst = v
+	}
+	return r
+}
+
+// decodeJSONLine decodes a line into a jsonRow and reads its id into id,
+// which a line that cannot be decoded still gives where it can.
+func decodeJSONLine(line int, b []byte, id *string) (*jsonRow, *RowError) {
+	if b[0] != '{' {
+		return nil, rowErr(CodeInvalidRow, "line %d is not a JSON object", line)
 	}
 	var j jsonRow
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&j); err != nil {
-		r.Err = rowErr(CodeInvalidRow, "line %d: %s", line, jsonProblem(err))
 		var only struct{ ID json.RawMessage }
 		if json.Unmarshal(b, &only) == nil {
-			if id, err := jsonID(only.ID); err == nil && checkID(&id) == nil {
-				r.ID = id
+			if v, err := jsonID(only.ID); err == nil && checkID(&v) == nil {
+				*id = v
 			}
 		}
-		return r
+		return nil, rowErr(CodeInvalidRow, "line %d: %s", line, jsonProblem(err))
 	}
 	if dec.More() {
-		r.Err = rowErr(CodeInvalidRow, "line %d: more than one JSON value on the line", line)
-		return r
+		return nil, rowErr(CodeInvalidRow, "line %d: more than one JSON value on the line", line)
 	}
-	id, err := jsonID(j.ID)
+	v, err := jsonID(j.ID)
 	if err != nil {
-		r.Err = rowErr(CodeInvalidRow, "line %d: key id: %v", line, err)
-		return r
+		return nil, rowErr(CodeInvalidRow, "line %d: key id: %v", line, err)
 	}
-	r.ID = id
-	if r.Err = checkID(&r.ID); r.Err != nil {
-		return r
+	*id = v
+	if rerr := checkID(id); rerr != nil {
+		return nil, rerr
 	}
-	flat := j.AccessTokenColumn != nil || j.SMSEnabled != nil || j.SMSPreferred != nil ||
+	if j.flat() && j.api() {
+		return nil, rowErr(CodeInvalidRow, "line %d mixes manifest keys (access_token, sms_enabled, ...) with API keys (AccessToken, SMSMfaSettings, ...): use one shape", line)
+	}
+	return &j, nil
+}
+
+// flat reports whether the row has any of the manifest's keys.
+func (j *jsonRow) flat() bool {
+	return j.AccessTokenColumn != nil || j.SMSEnabled != nil || j.SMSPreferred != nil ||
 		j.SoftwareTokenEnabled != nil || j.SoftwareTokenPreferred != nil ||
 		j.EmailEnabled != nil || j.EmailPreferred != nil || j.WebAuthnEnabled != nil
-	api := j.AccessToken != nil || j.SMSMfaSettings != nil || j.SoftwareTokenMfaSettings != nil ||
+}
+
+// api reports whether the row has any of the API's keys.
+func (j *jsonRow) api() bool {
+	return j.AccessToken != nil || j.SMSMfaSettings != nil || j.SoftwareTokenMfaSettings != nil ||
 		j.EmailMfaSettings != nil || j.WebAuthnMfaSettings != nil
-	if flat && api {
-		r.Err = rowErr(CodeInvalidRow, "line %d mixes manifest keys (access_token, sms_enabled, ...) with API keys (AccessToken, SMSMfaSettings, ...): use one shape", line)
-		return r
+}
+
+// flatCells are the manifest keys' values and where each goes in s.
+func (j *jsonRow) flatCells(s *Settings) []jsonCell {
+	return []jsonCell{
+		{"sms_enabled", j.SMSEnabled, &s.SMS.Enabled},
+		{"sms_preferred", j.SMSPreferred, &s.SMS.Preferred},
+		{"software_token_enabled", j.SoftwareTokenEnabled, &s.SoftwareToken.Enabled},
+		{"software_token_preferred", j.SoftwareTokenPreferred, &s.SoftwareToken.Preferred},
+		{"email_enabled", j.EmailEnabled, &s.Email.Enabled},
+		{"email_preferred", j.EmailPreferred, &s.Email.Preferred},
+		{"webauthn_enabled", j.WebAuthnEnabled, &s.WebAuthn.Enabled},
+	}
+}
+
+// apiCells are the API blocks' values and where each goes in s. A block
+// that is present is sent even when it is {}.
+func (j *jsonRow) apiCells(line int, s *Settings) ([]jsonCell, *RowError) {
+	blocks := []struct {
+		name string
+		f    *apiFactor
+		dst  *Factor
+	}{
+		{"SMSMfaSettings", j.SMSMfaSettings, &s.SMS},
+		{"SoftwareTokenMfaSettings", j.SoftwareTokenMfaSettings, &s.SoftwareToken},
+		{"EmailMfaSettings", j.EmailMfaSettings, &s.Email},
+		{"WebAuthnMfaSettings", j.WebAuthnMfaSettings, &s.WebAuthn},
 	}
 	var cells []jsonCell
-	if api {
-		if j.AccessToken != nil {
-			r.Token = Token(strings.TrimSpace(*j.AccessToken))
-		}
-		blocks := []struct {
-			name string
-			f    *apiFactor
-			dst  *Factor
-		}{
-			{"SMSMfaSettings", j.SMSMfaSettings, &r.Settings.SMS},
-			{"SoftwareTokenMfaSettings", j.SoftwareTokenMfaSettings, &r.Settings.SoftwareToken},
-			{"EmailMfaSettings", j.EmailMfaSettings, &r.Settings.Email},
-			{"WebAuthnMfaSettings", j.WebAuthnMfaSettings, &r.Settings.WebAuthn},
-		}
-		for _, bl := range blocks {
-			if bl.f == nil {
-				continue
-			}
-			if bl.name == "WebAuthnMfaSettings" && bl.f.PreferredMfa != nil {
-				r.Err = rowErr(CodeInvalidRow, "line %d: WebAuthnMfaSettings takes Enabled only", line)
-				return r
-			}
-			cells = append(cells,
-				jsonCell{bl.name + ".Enabled", bl.f.Enabled, &bl.dst.Enabled},
-				jsonCell{bl.name + ".PreferredMfa", bl.f.PreferredMfa, &bl.dst.Preferred})
-			// An API block that is present is sent even when it is {}.
-			if isNull(bl.f.Enabled) {
-				bl.dst.Enabled = False
-			}
-		}
-	} else {
-		if j.AccessTokenColumn != nil {
-			r.Token = Token(strings.TrimSpace(*j.AccessTokenColumn))
-		}
-		s := &r.Settings
-		cells = []jsonCell{
-			{"sms_enabled", j.SMSEnabled, &s.SMS.Enabled},
-			{"sms_preferred", j.SMSPreferred, &s.SMS.Preferred},
-			{"software_token_enabled", j.SoftwareTokenEnabled, &s.SoftwareToken.Enabled},
-			{"software_token_preferred", j.SoftwareTokenPreferred, &s.SoftwareToken.Preferred},
-			{"email_enabled", j.EmailEnabled, &s.Email.Enabled},
-			{"email_preferred", j.EmailPreferred, &s.Email.Preferred},
-			{"webauthn_enabled", j.WebAuthnEnabled, &s.WebAuthn.Enabled},
-		}
-	}
-	for _, c := range cells {
-		if isNull(c.raw) {
+	for _, bl := range blocks {
+		if bl.f == nil {
 			continue
 		}
-		b, err := jsonBool(c.raw)
-		if err != nil {
-			r.Err = rowErr(CodeInvalidBoolean, "line %d: key %s: %q is %v", line, c.key, clip(jsonText(c.raw)), err)
-			return r
+		if bl.name == "WebAuthnMfaSettings" && bl.f.PreferredMfa != nil {
+			return nil, rowErr(CodeInvalidRow, "line %d: WebAuthnMfaSettings takes Enabled only", line)
 		}
-		*c.dst = b
+		cells = append(cells,
+			jsonCell{bl.name + ".Enabled", bl.f.Enabled, &bl.dst.Enabled},
+			jsonCell{bl.name + ".PreferredMfa", bl.f.PreferredMfa, &bl.dst.Preferred})
+		if isNull(bl.f.Enabled) {
+			bl.dst.Enabled = False
+		}
 	}
-	return r
+	return cells, nil
 }
 
 type jsonCell struct {

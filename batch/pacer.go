@@ -82,6 +82,7 @@ func newPacer(cfg Config, region string) *pacer {
 	}
 	return &pacer{
 		region:   region,
+		log:      cfg.Log,
 		limiter:  newLimiter(limit, cfg.Burst),
 		adaptive: cfg.Adaptive && cfg.RPS > 0,
 		max:      cfg.RPS,

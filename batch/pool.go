@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"context"
 	"math"
 	"sync"
 	"time"
@@ -20,14 +21,15 @@ const (
 	startLatency = 100 * time.Millisecond
 )
 
-// pool sizes the worker pool. With Config.Workers set it is fixed; with
-// auto it starts as the rate needs at a typical latency and grows, by
-// Little's law, to keep enough calls in flight to sustain the configured
-// rate at the latency actually seen.
+// pool bounds how many of a region's rows are in flight at once: its
+// workers. With Config.Workers set the bound is fixed; with auto it starts
+// as the rate needs at a typical latency and grows, by Little's law, to
+// keep enough calls in flight to sustain the configured rate at the
+// latency actually seen.
 type pool struct {
-	start int
 	auto  bool
 	rps   float64
+	slots chan struct{} // a slot for each row that may be in flight now
 
 	mu      sync.Mutex
 	size    int
@@ -38,8 +40,26 @@ type pool struct {
 // its own workers.
 func newPool(cfg Config) *pool {
 	n := startWorkers(cfg)
-	return &pool{start: n, size: n, auto: cfg.Workers == 0, rps: cfg.RPS}
+	p := &pool{size: n, auto: cfg.Workers == 0, rps: cfg.RPS, slots: make(chan struct{}, max(n, MaxAutoWorkers))}
+	for range n {
+		p.slots <- struct{}{}
+	}
+	return p
 }
+
+// acquire takes a slot for a row, waiting for one; false when ctx ends
+// first.
+func (p *pool) acquire(ctx context.Context) bool {
+	select {
+	case <-p.slots:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// release gives back a row's slot.
+func (p *pool) release() { p.slots <- struct{}{} }
 
 // startWorkers is how many workers a region starts with: Config.Workers,
 // or with auto as many as the rate needs at a typical latency.
@@ -53,10 +73,11 @@ func startWorkers(cfg Config) int {
 	return WorkersFor(cfg.RPS, startLatency)
 }
 
-// observe takes a call's latency and returns how many workers to add.
-func (p *pool) observe(latency time.Duration) int {
+// observe takes a call's latency, and grows the pool to what the rate
+// needs at the latency seen.
+func (p *pool) observe(latency time.Duration) {
 	if !p.auto || p.rps == 0 {
-		return 0
+		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -67,12 +88,9 @@ func (p *pool) observe(latency time.Duration) int {
 		p.latency += weight * (latency.Seconds() - p.latency)
 	}
 	want := WorkersFor(p.rps, time.Duration(p.latency*float64(time.Second)))
-	if want <= p.size {
-		return 0
+	for ; p.size < want; p.size++ {
+		p.slots <- struct{}{}
 	}
-	more := want - p.size
-	p.size = want
-	return more
 }
 
 // WorkersFor is how many calls must be in flight to sustain rps at this

@@ -6,38 +6,41 @@ import (
 	"strconv"
 	"time"
 
-	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/aws/smithy-go/middleware"
 )
 
-// worker sends jobs one attempt at a time.
+// job is a checked row on its way to a worker.
+type job struct {
+	res    Result // filled in as far as the row allows
+	target target
+	call   call
+}
+
+// worker sends a region's rows, one attempt at a time.
 type worker struct {
 	client  Client
 	cfg     Config
-	stop    context.Context // ends on interrupt or halt: no new attempt starts
-	halt    context.CancelCauseFunc
+	results chan<- Result
 	watch   *failureWatch
+	halt    context.CancelCauseFunc
+	pacer   *pacer
 	pool    *pool
-	spawn   func(n int)
-	waitCtx context.Context // ends on interrupt or run failure: stops waits
-	gctx    context.Context // ends on run failure only: bounds calls
 }
 
 // process sends one row, retrying what classify allows, and returns its
 // Result with the true number of calls made. It tells the failure watch of
 // every call and of the row's end before the worker takes another row.
-func (w *worker) process(j *job) (res Result) {
+// Calls are bounded by running (and Config.Timeout), waits by sending.
+func (w *worker) process(running, sending context.Context, j *job) (res Result) {
 	res = j.res
 	start := w.cfg.Now()
 	res.StartedAt = start.UTC()
 	defer func() {
 		res.Duration = w.cfg.Now().Sub(start)
-		w.haltIf(w.watch.row(res))
+		w.haltIf(sending, w.watch.row(res))
 	}()
-	region := func(o *cip.Options) { o.Region = j.region }
 	for attempt := 1; ; attempt++ {
-		if err := w.ready(j, attempt); err != nil {
+		if err := w.ready(sending, j, attempt); err != nil {
 			if attempt == 1 {
 				res.fail(StatusNotAttempted, err)
 				if err.Code == CodeTokenExpired {
@@ -49,25 +52,10 @@ func (w *worker) process(j *job) (res Result) {
 			return res
 		}
 		res.Attempts = attempt
-		sent := w.cfg.Now()
-		actx, cancel := context.WithTimeout(w.gctx, w.cfg.Timeout)
-		out, err := w.client.SetUserMFAPreference(actx, j.input, region)
-		cancel()
-		var class *Class
-		if err != nil {
-			c := classify(err)
-			c.scrub(j.token, j.res.TokenSHA256)
-			class = &c
-		}
-		j.pacer.observe(class)
-		w.logAttempt(j, attempt, sent, out, class)
-		w.haltIf(w.watch.call(class))
-		if more := w.pool.observe(w.cfg.Now().Sub(sent)); more > 0 {
-			w.spawn(more)
-		}
+		class, md := w.attempt(running, sending, j, attempt)
 		if class == nil {
 			res.Status, res.ErrorCode, res.ErrorMessage = StatusSucceeded, "", ""
-			res.HTTPStatus, res.RequestID = answered(out, j.token)
+			res.HTTPStatus, res.RequestID = answered(md, j.target.secret)
 			return res
 		}
 		if class.Throttle {
@@ -81,79 +69,87 @@ func (w *worker) process(j *job) (res Result) {
 		case attempt >= w.cfg.MaxAttempts:
 			res.ErrorMessage += "; gave up after " + plural(attempt, "attempt")
 			return res
-		case w.waitCtx.Err() != nil || !w.sleep(Backoff(attempt, w.cfg.BackoffBase, w.cfg.BackoffMax, jitter)):
-			res.ErrorMessage += "; " + stopped(w.stop, "the next retry").Message
+		case sending.Err() != nil || !sleep(sending, Backoff(attempt, w.cfg.BackoffBase, w.cfg.BackoffMax, jitter)):
+			res.ErrorMessage += "; " + stopped(sending, "the next retry").Message
 			return res
 		}
 	}
 }
 
+// attempt makes one call and tells the pacer, the failure watch and the
+// pool how it went. It returns the call's class, nil for a success.
+func (w *worker) attempt(running, sending context.Context, j *job, attempt int) (*Class, middleware.Metadata) {
+	sent := w.cfg.Now()
+	callCtx, cancel := context.WithTimeout(running, w.cfg.Timeout)
+	md, err := j.call(callCtx, w.client)
+	cancel()
+	var class *Class
+	if err != nil {
+		c := classify(err)
+		c.scrub(j.target.secret, j.res.TokenSHA256)
+		class = &c
+	}
+	w.pacer.observe(class)
+	w.logAttempt(j, attempt, sent, md, class)
+	w.haltIf(sending, w.watch.call(class))
+	w.pool.observe(w.cfg.Now().Sub(sent))
+	return class, md
+}
+
 // haltIf halts the run for reason, unless reason is "" or the run has
 // already stopped.
-func (w *worker) haltIf(reason string) {
-	if reason != "" && w.stop.Err() == nil {
+func (w *worker) haltIf(sending context.Context, reason string) {
+	if reason != "" && sending.Err() == nil {
 		w.cfg.Log.Debug("halting", "reason", reason) // the person hears of it from OnHalt
 		w.halt(&HaltError{Reason: reason})
 	}
 }
 
 // logAttempt logs one call at debug level: the row by number, id and
-// fingerprint, never its token.
-func (w *worker) logAttempt(j *job, attempt int, sent time.Time, out *cip.SetUserMFAPreferenceOutput, class *Class) {
+// fingerprint, never its secret.
+func (w *worker) logAttempt(j *job, attempt int, sent time.Time, md middleware.Metadata, class *Class) {
 	if !w.cfg.Log.Enabled(context.Background(), slog.LevelDebug) {
 		return
 	}
-	status, requestID := answered(out, j.token)
+	status, requestID := answered(md, j.target.secret)
 	code := ""
 	if class != nil {
 		code, status, requestID = class.Code, class.HTTPStatus, class.RequestID
 	}
 	w.cfg.Log.Debug("attempt", "row", j.res.Row, "id", j.res.ID, "token_sha256", j.res.TokenSHA256,
-		"region", j.region, "attempt", attempt, "http_status", status, "error_code", code,
+		"region", j.res.Region, "attempt", attempt, "http_status", status, "error_code", code,
 		"latency_ms", w.cfg.Now().Sub(sent).Milliseconds(), "request_id", requestID)
 }
 
 // ready waits for the row's turn at its region's limiter and checks the
-// token is still fresh enough to send.
-func (w *worker) ready(j *job, attempt int) *RowError {
-	if now := w.cfg.Now(); j.exp.Sub(now) < w.cfg.MinTokenTTL {
-		return expired(j.exp, now)
+// row's secret is still fresh enough to send.
+func (w *worker) ready(sending context.Context, j *job, attempt int) *RowError {
+	if now := w.cfg.Now(); j.target.expiresWithin(now, w.cfg.MinTokenTTL) {
+		return expired(j.target.expires, now)
 	}
-	if err := j.pacer.limiter.Wait(w.waitCtx); err != nil || w.stop.Err() != nil {
+	if err := w.pacer.limiter.Wait(sending); err != nil || sending.Err() != nil {
 		what := "this row was sent"
 		if attempt > 1 {
 			what = "the next retry"
 		}
-		return stopped(w.stop, what)
+		return stopped(sending, what)
 	}
-	if now := w.cfg.Now(); j.exp.Sub(now) < w.cfg.MinTokenTTL {
-		return expired(j.exp, now)
+	if now := w.cfg.Now(); j.target.expiresWithin(now, w.cfg.MinTokenTTL) {
+		return expired(j.target.expires, now)
 	}
 	return nil
 }
 
-func (w *worker) sleep(d time.Duration) bool {
+// sleep waits d, or until ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return true
-	case <-w.waitCtx.Done():
+	case <-ctx.Done():
 		return false
 	}
-}
-
-// answered reads the HTTP status and request id of a successful call; a
-// request id that is no request id, or quotes token, is withheld.
-func answered(out *cip.SetUserMFAPreferenceOutput, token string) (status int, requestID string) {
-	if out == nil {
-		return 0, ""
-	}
-	requestID, _ = awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
-	if resp, ok := awsmiddleware.GetRawResponse(out.ResultMetadata).(*smithyhttp.Response); ok {
-		status = resp.StatusCode
-	}
-	return status, showRequestID(requestID, token)
 }
 
 // plural says "1 attempt" or "3 attempts".

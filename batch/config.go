@@ -1,0 +1,85 @@
+package batch
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Config tunes a run. The zero value of each field has the meaning its
+// comment gives.
+type Config struct {
+	Workers     int           // concurrent calls per region; 0 means auto: as many as --rps needs at the latency seen
+	RPS         float64       // attempts per second per region, retries included; 0 means unlimited
+	Burst       int           // limiter burst; 0 means 1
+	MaxAttempts int           // attempts per row, the first included; 0 means 5
+	Timeout     time.Duration // limit for one attempt; 0 means 10s
+	MinTokenTTL time.Duration // a token expiring within this of its dispatch is not sent
+	// Rows go to their token's issuer's region. Region (--region) serves
+	// tokens whose issuer names none, and a row whose issuer names another
+	// is invalid (RegionMismatch); DefaultRegion (the AWS configuration's)
+	// serves tokens naming none when Region is "". With neither, such a
+	// row ends the run with a *NoRegionError.
+	Region        string
+	DefaultRegion string
+	Defaults      Settings  // fields for rows that leave them blank
+	DryRun        bool      // check and describe every row; send nothing
+	MaxFailures   Threshold // halt once failed rows exceed it; the zero value never halts
+	Adaptive      bool      // slow down on throttling, recover slowly; needs RPS > 0
+	// AlreadyDone reports rows (by token fingerprint) that succeeded in an
+	// earlier run: they are skipped and make no call. nil means none.
+	AlreadyDone func(tokenSHA256 string) bool
+	// Reported reports rows whose Result an earlier pass over the same
+	// manifest already gave the sink (the plan writes earlier successes
+	// before the first call): they are counted, not written again. nil
+	// means none.
+	Reported func(row int) bool
+
+	Log   *slog.Logger // attempts at debug, halts and slow-downs at info; nil logs nothing
+	Shard Shard        // run only this shard's rows; the zero value runs every row
+	// OnResult, when set, sees each row's Result as it finishes, after the
+	// sink has it, from one goroutine: for progress displays.
+	OnResult func(Result)
+	// OnHalt, when set, hears why the run halts (see MaxFailures), once,
+	// as it happens (within flushEvery): to tell the person at once.
+	OnHalt func(reason string)
+
+	BackoffBase time.Duration    // first retry's backoff ceiling; 0 means 200ms
+	BackoffMax  time.Duration    // backoff ceiling; 0 means 20s
+	Now         func() time.Time // the clock; nil means time.Now
+}
+
+func (c Config) withDefaults() Config {
+	if c.Workers < 0 {
+		c.Workers = 0
+	}
+	if c.Burst <= 0 {
+		c.Burst = 1
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 5
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.BackoffBase <= 0 {
+		c.BackoffBase = 200 * time.Millisecond
+	}
+	if c.BackoffMax <= 0 {
+		c.BackoffMax = 20 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// rowBuffer is how many rows each stage of the pipeline may hold for the
+// next: enough that the stages run side by side on separate cores rather
+// than taking turns, a row at a time.
+const rowBuffer = 256
+
+// flushEvery is how often finished rows are flushed to the sink.
+const flushEvery = 250 * time.Millisecond
