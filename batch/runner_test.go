@@ -90,6 +90,22 @@ func serve(t *testing.T, decide func(cognitotest.Call) cognitotest.Reply) (*cogn
 	return srv, client
 }
 
+// runInBackground starts the run; wait returns its summary and error
+// once it has ended.
+func runInBackground(ctx context.Context, r *batch.Runner, m batch.Manifest, sink batch.Sink) (wait func() (*batch.Summary, error)) {
+	done := make(chan struct{})
+	var sum *batch.Summary
+	var err error
+	go func() {
+		defer close(done)
+		sum, err = r.Run(ctx, m, sink)
+	}()
+	return func() (*batch.Summary, error) {
+		<-done
+		return sum, err
+	}
+}
+
 func fastConfig() batch.Config {
 	return batch.Config{Workers: 8, MaxAttempts: 5, Timeout: 2 * time.Second, BackoffBase: time.Millisecond, BackoffMax: 5 * time.Millisecond}
 }
@@ -405,19 +421,13 @@ func TestInterruptReportsEveryRow(t *testing.T) {
 	cfg.Workers = 4
 	ctx, cancel := context.WithCancel(context.Background())
 	sink := &collect{}
-	done := make(chan struct{})
-	var sum *batch.Summary
-	var err error
-	go func() {
-		defer close(done)
-		sum, err = (&batch.Runner{Client: client, Config: cfg}).Run(ctx, m, sink)
-	}()
+	wait := runInBackground(ctx, &batch.Runner{Client: client, Config: cfg}, m, sink)
 	for range 4 {
 		<-started
 	}
 	cancel()
 	close(release) // calls in flight finish after the interrupt
-	<-done
+	sum, err := wait()
 	if !errors.Is(err, context.Canceled) || !sum.Interrupted {
 		t.Fatalf("err=%v interrupted=%v, want context.Canceled and an interrupted summary", err, sum.Interrupted)
 	}

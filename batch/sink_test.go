@@ -59,20 +59,14 @@ func TestFailedFlushCountsRowsSentWithoutARecord(t *testing.T) {
 	cfg.OnHalt = func(reason string) { t.Errorf("OnHalt(%q) for a report failure", reason) }
 	stopped := make(chan struct{}, 1)
 	cfg.Log = slog.New(slog.NewTextHandler(logWatch{"the report could not be written", stopped}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	done := make(chan struct{})
-	var sum *batch.Summary
-	var err error
-	go func() {
-		defer close(done)
-		sum, err = (&batch.Runner{Client: client, Config: cfg}).Run(context.Background(), m, sink)
-	}()
+	wait := runInBackground(context.Background(), &batch.Runner{Client: client, Config: cfg}, m, sink)
 	release <- struct{}{} // a row ends, and is written out by the first flush
 	<-sink.flushed
 	release <- struct{}{} // another ends, and the flush that should write it fails
 	<-sink.flushed
 	<-stopped      // dispatch has stopped
 	close(release) // the calls in flight end after the failure
-	<-done
+	sum, err := wait()
 
 	var se *batch.SinkError
 	if !errors.As(err, &se) || !errors.Is(err, errDiskFull) {
