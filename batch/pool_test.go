@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
-
 	"github.com/mfabatch/mfabatch/batch"
 )
 
@@ -28,18 +26,6 @@ func TestWorkersFor(t *testing.T) {
 	}
 }
 
-// slowClient answers every call after a fixed latency.
-type slowClient struct{ latency time.Duration }
-
-func (s slowClient) SetUserMFAPreference(ctx context.Context, _ *cip.SetUserMFAPreferenceInput, _ ...func(*cip.Options)) (*cip.SetUserMFAPreferenceOutput, error) {
-	select {
-	case <-time.After(s.latency):
-		return &cip.SetUserMFAPreferenceOutput{}, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
 // With --workers auto the pool starts with what the rate needs at 100 ms
 // and grows to what it needs at the latency seen: 200 calls/s at 300 ms
 // need three times as many calls in flight.
@@ -53,7 +39,7 @@ func TestAutoWorkersGrowWithLatency(t *testing.T) {
 	cfg := fastConfig()
 	cfg.Workers, cfg.RPS, cfg.Burst = 0, rps, 5
 	sink := &collect{}
-	sum, err := (&batch.Runner{Client: slowClient{latency}, Config: cfg}).Run(context.Background(), m, sink)
+	sum, err := (&batch.Runner{Client: &fakeClient{SetUserMFAPreferenceFn: answerAfter(latency)}, Config: cfg}).Run(context.Background(), m, sink)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +51,7 @@ func TestAutoWorkersGrowWithLatency(t *testing.T) {
 	// A fixed count stays fixed.
 	m, _ = manifest(t, 50, nil)
 	cfg.Workers = 3
-	sum, err = (&batch.Runner{Client: slowClient{10 * time.Millisecond}, Config: cfg}).Run(context.Background(), m, &collect{})
+	sum, err = (&batch.Runner{Client: &fakeClient{SetUserMFAPreferenceFn: answerAfter(10 * time.Millisecond)}, Config: cfg}).Run(context.Background(), m, &collect{})
 	if err != nil || sum.Workers != 3 {
 		t.Errorf("err=%v workers=%d, want 3", err, sum.Workers)
 	}

@@ -58,11 +58,11 @@ func TestRegionOfARow(t *testing.T) {
 					t.Errorf("row %d: %s %s, region %q; want succeeded in %s", r.Row, r.Status, r.ErrorMessage, r.Region, tc.want)
 				}
 			}
-			switch {
-			case tc.want == "" && len(client.calls) != 0:
-				t.Errorf("calls by region: %v, want none", client.calls)
-			case tc.want != "" && (len(client.calls[tc.want]) != 3 || len(client.calls) != 1):
-				t.Errorf("calls by region: %v, want 3 to %s", client.calls, tc.want)
+			switch regions := client.Regions(); {
+			case tc.want == "" && len(regions) != 0:
+				t.Errorf("calls by region: %v, want none", regions)
+			case tc.want != "" && (regions[tc.want] != 3 || len(regions) != 1):
+				t.Errorf("calls by region: %v, want 3 to %s", regions, tc.want)
 			}
 		})
 	}
@@ -91,27 +91,10 @@ func TestNoRegionEndsTheRun(t *testing.T) {
 		if want := `row 2: the token's issuer "` + emulatorIssuer + `" names no Cognito region, and no region is configured`; err.Error() != want {
 			t.Errorf("error %q, want %q", err, want)
 		}
-		if n := len(client.calls["eu-west-1"]); len(client.calls) > 1 || n > 1 {
-			t.Errorf("calls by region: %v, want at most row 1's", client.calls)
+		if regions := client.Regions(); len(regions) > 1 || regions["eu-west-1"] > 1 {
+			t.Errorf("calls by region: %v, want at most row 1's", regions)
 		}
 	}
-}
-
-// regional sends each call to its region's server, as the SDK sends it to
-// the region's endpoint; a region without one goes to a closed loopback
-// port.
-type regional struct {
-	client  batch.Client
-	servers map[string]*cognitotest.Server
-}
-
-func (r regional) SetUserMFAPreference(ctx context.Context, in *cip.SetUserMFAPreferenceInput, optFns ...func(*cip.Options)) (*cip.SetUserMFAPreferenceOutput, error) {
-	return r.client.SetUserMFAPreference(ctx, in, append(optFns, func(o *cip.Options) {
-		o.BaseEndpoint = aws.String("http://127.0.0.1:1")
-		if s, ok := r.servers[o.Region]; ok {
-			o.BaseEndpoint = aws.String(s.URL)
-		}
-	})...)
 }
 
 // Regions never wait on each other. Three regions interleaved row by row,
@@ -131,10 +114,21 @@ func TestThrottledRegionSlowsOnlyItsRows(t *testing.T) {
 		servers[region] = cognitotest.NewServer(decide)
 		t.Cleanup(servers[region].Close)
 	}
-	client, err := batch.NewClient(awsConfig(), "", 16)
+	sdk, err := batch.NewClient(awsConfig(), "", 16)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Each call goes to its region's server, as the SDK sends it to the
+	// region's endpoint; a region without one goes to a closed loopback
+	// port.
+	client := &fakeClient{SetUserMFAPreferenceFn: func(ctx context.Context, in *cip.SetUserMFAPreferenceInput, optFns ...func(*cip.Options)) (*cip.SetUserMFAPreferenceOutput, error) {
+		return sdk.SetUserMFAPreference(ctx, in, append(optFns, func(o *cip.Options) {
+			o.BaseEndpoint = aws.String("http://127.0.0.1:1")
+			if s, ok := servers[o.Region]; ok {
+				o.BaseEndpoint = aws.String(s.URL)
+			}
+		})...)
+	}}
 	m, _ := manifest(t, 3*perRegion, func(i int) cognitotest.Claims {
 		return cognitotest.Claims{Username: fmt.Sprintf("u%03d", i), Region: regions[i%3]}
 	})
@@ -152,7 +146,7 @@ func TestThrottledRegionSlowsOnlyItsRows(t *testing.T) {
 		}
 	}
 	sink := &collect{}
-	if _, err := (&batch.Runner{Client: regional{client, servers}, Config: cfg}).Run(ctx, m, sink); err != nil && !errors.Is(err, context.Canceled) {
+	if _, err := (&batch.Runner{Client: client, Config: cfg}).Run(ctx, m, sink); err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatal(err)
 	}
 	t.Logf("eu-west-1 had finished %d of %d rows when the other regions were done", euAtEnd, perRegion)

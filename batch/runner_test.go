@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"go.uber.org/goleak"
 
 	"github.com/mfabatch/mfabatch/batch"
@@ -89,6 +88,22 @@ func serve(t *testing.T, decide func(cognitotest.Call) cognitotest.Reply) (*cogn
 		t.Fatal(err)
 	}
 	return srv, client
+}
+
+// runInBackground starts the run; wait returns its summary and error
+// once it has ended.
+func runInBackground(ctx context.Context, r *batch.Runner, m batch.Manifest, sink batch.Sink) (wait func() (*batch.Summary, error)) {
+	done := make(chan struct{})
+	var sum *batch.Summary
+	var err error
+	go func() {
+		defer close(done)
+		sum, err = r.Run(ctx, m, sink)
+	}()
+	return func() (*batch.Summary, error) {
+		<-done
+		return sum, err
+	}
 }
 
 func fastConfig() batch.Config {
@@ -264,27 +279,6 @@ func TestEveryAttemptIsRateLimited(t *testing.T) {
 	}
 }
 
-// fakeClient records the region of each call; it needs no network.
-type fakeClient struct {
-	mu    sync.Mutex
-	calls map[string][]time.Time
-	err   error
-}
-
-func (f *fakeClient) SetUserMFAPreference(ctx context.Context, in *cip.SetUserMFAPreferenceInput, optFns ...func(*cip.Options)) (*cip.SetUserMFAPreferenceOutput, error) {
-	var o cip.Options
-	for _, fn := range optFns {
-		fn(&o)
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.calls == nil {
-		f.calls = map[string][]time.Time{}
-	}
-	f.calls[o.Region] = append(f.calls[o.Region], time.Now())
-	return &cip.SetUserMFAPreferenceOutput{}, f.err
-}
-
 func TestRegionsHaveTheirOwnLimiters(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	regions := []string{"eu-west-1", "ap-southeast-2"}
@@ -303,41 +297,25 @@ func TestRegionsHaveTheirOwnLimiters(t *testing.T) {
 			t.Errorf("row %d: %s region %q", r.Row, r.Status, r.Region)
 		}
 	}
+	at := map[string][]time.Time{}
 	var all []time.Time
+	for _, c := range client.Calls() {
+		at[c.Region] = append(at[c.Region], c.At)
+		all = append(all, c.At)
+	}
 	for _, region := range regions {
-		calls := client.calls[region]
+		calls := at[region]
 		if len(calls) != 20 {
 			t.Errorf("%s got %d calls, want 20", region, len(calls))
 		}
-		if most := maxInWindow(calls, time.Second); most > 21 {
+		if most := cognitotest.MaxInWindow(calls, time.Second); most > 21 {
 			t.Errorf("%s got %d calls in one second, limit is 20/s", region, most)
 		}
-		all = append(all, calls...)
 	}
-	slices.SortFunc(all, func(a, b time.Time) int { return a.Compare(b) })
 	// Separate quotas: together the regions go faster than one limiter allows.
-	if most := maxInWindow(all, time.Second); most <= 21 {
+	if most := cognitotest.MaxInWindow(all, time.Second); most <= 21 {
 		t.Errorf("both regions together made only %d calls in a second: they share one limiter", most)
 	}
-}
-
-func maxInWindow(ts []time.Time, d time.Duration) int {
-	most, j := 0, 0
-	for i := range ts {
-		for ts[i].Sub(ts[j]) >= d {
-			j++
-		}
-		most = max(most, i-j+1)
-	}
-	return most
-}
-
-// panicClient fails a test that makes any call.
-type panicClient struct{ t *testing.T }
-
-func (p panicClient) SetUserMFAPreference(context.Context, *cip.SetUserMFAPreferenceInput, ...func(*cip.Options)) (*cip.SetUserMFAPreferenceOutput, error) {
-	p.t.Error("a dry run made a call")
-	return nil, errors.New("no calls in a dry run")
 }
 
 func TestDryRunSendsNothingAndForecasts(t *testing.T) {
@@ -352,9 +330,13 @@ func TestDryRunSendsNothingAndForecasts(t *testing.T) {
 	cfg.DryRun, cfg.RPS, cfg.MinTokenTTL = true, 1, 2*time.Second
 	cfg.Now = func() time.Time { return now }
 	sink := &collect{}
-	sum, err := (&batch.Runner{Client: panicClient{t}, Config: cfg}).Run(context.Background(), m, sink)
+	client := &fakeClient{}
+	sum, err := (&batch.Runner{Client: client, Config: cfg}).Run(context.Background(), m, sink)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if calls := client.Calls(); len(calls) != 0 {
+		t.Errorf("a dry run made %d calls", len(calls))
 	}
 	for _, r := range sink.byRow(t, 10) {
 		want := `{"AccessToken":"<redacted:` + batch.Fingerprint(batch.Token(tokens[r.Row-1])) + `>","SoftwareTokenMfaSettings":{"Enabled":true,"PreferredMfa":true}}`
@@ -420,49 +402,32 @@ func TestDuplicateAndConflictingRows(t *testing.T) {
 	if !strings.Contains(rs[2].ErrorMessage, "row 1") || !strings.Contains(rs[3].ErrorMessage, "row 1") {
 		t.Errorf("messages should name the first row: %q, %q", rs[2].ErrorMessage, rs[3].ErrorMessage)
 	}
-	if n := len(client.calls["us-east-1"]); n != 2 {
+	if n := client.Regions()["us-east-1"]; n != 2 {
 		t.Errorf("%d calls, want 2", n)
-	}
-}
-
-// blockingClient holds every call until released, so a test can interrupt
-// a run with calls in flight.
-type blockingClient struct {
-	started chan struct{}
-	release chan struct{}
-}
-
-func (b *blockingClient) SetUserMFAPreference(ctx context.Context, _ *cip.SetUserMFAPreferenceInput, _ ...func(*cip.Options)) (*cip.SetUserMFAPreferenceOutput, error) {
-	b.started <- struct{}{}
-	select {
-	case <-b.release:
-		return &cip.SetUserMFAPreferenceOutput{}, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
 }
 
 func TestInterruptReportsEveryRow(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	m, _ := manifest(t, 50, nil)
-	client := &blockingClient{started: make(chan struct{}, 100), release: make(chan struct{})}
+	// Each call waits until released, so that the run is interrupted
+	// with calls in flight.
+	started, release := make(chan struct{}, 100), make(chan struct{})
+	client := &fakeClient{SetUserMFAPreferenceFn: answerWhen(func() <-chan struct{} {
+		started <- struct{}{}
+		return release
+	})}
 	cfg := fastConfig()
 	cfg.Workers = 4
 	ctx, cancel := context.WithCancel(context.Background())
 	sink := &collect{}
-	done := make(chan struct{})
-	var sum *batch.Summary
-	var err error
-	go func() {
-		defer close(done)
-		sum, err = (&batch.Runner{Client: client, Config: cfg}).Run(ctx, m, sink)
-	}()
+	wait := runInBackground(ctx, &batch.Runner{Client: client, Config: cfg}, m, sink)
 	for range 4 {
-		<-client.started
+		<-started
 	}
 	cancel()
-	close(client.release) // calls in flight finish after the interrupt
-	<-done
+	close(release) // calls in flight finish after the interrupt
+	sum, err := wait()
 	if !errors.Is(err, context.Canceled) || !sum.Interrupted {
 		t.Fatalf("err=%v interrupted=%v, want context.Canceled and an interrupted summary", err, sum.Interrupted)
 	}

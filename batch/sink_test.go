@@ -6,30 +6,12 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 
-	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"go.uber.org/goleak"
 
 	"github.com/mfabatch/mfabatch/batch"
 )
-
-// gateClient answers each call once the test lets it through.
-type gateClient struct {
-	calls   atomic.Int32
-	release chan struct{}
-}
-
-func (g *gateClient) SetUserMFAPreference(ctx context.Context, _ *cip.SetUserMFAPreferenceInput, _ ...func(*cip.Options)) (*cip.SetUserMFAPreferenceOutput, error) {
-	g.calls.Add(1)
-	select {
-	case <-g.release:
-		return &cip.SetUserMFAPreferenceOutput{}, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
 
 var errDiskFull = errors.New("no space left on device")
 
@@ -68,33 +50,29 @@ func (s *failingSink) Flush() error {
 func TestFailedFlushCountsRowsSentWithoutARecord(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	m, _ := manifest(t, 50, nil)
-	client := &gateClient{release: make(chan struct{})}
+	// Each call waits until the test lets it through.
+	release := make(chan struct{})
+	client := &fakeClient{SetUserMFAPreferenceFn: answerWhen(func() <-chan struct{} { return release })}
 	sink := &failingSink{failFrom: 2, flushed: make(chan int, 10)}
 	cfg := fastConfig()
 	cfg.Workers = 2
 	cfg.OnHalt = func(reason string) { t.Errorf("OnHalt(%q) for a report failure", reason) }
 	stopped := make(chan struct{}, 1)
 	cfg.Log = slog.New(slog.NewTextHandler(logWatch{"the report could not be written", stopped}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	done := make(chan struct{})
-	var sum *batch.Summary
-	var err error
-	go func() {
-		defer close(done)
-		sum, err = (&batch.Runner{Client: client, Config: cfg}).Run(context.Background(), m, sink)
-	}()
-	client.release <- struct{}{} // a row ends, and is written out by the first flush
+	wait := runInBackground(context.Background(), &batch.Runner{Client: client, Config: cfg}, m, sink)
+	release <- struct{}{} // a row ends, and is written out by the first flush
 	<-sink.flushed
-	client.release <- struct{}{} // another ends, and the flush that should write it fails
+	release <- struct{}{} // another ends, and the flush that should write it fails
 	<-sink.flushed
-	<-stopped             // dispatch has stopped
-	close(client.release) // the calls in flight end after the failure
-	<-done
+	<-stopped      // dispatch has stopped
+	close(release) // the calls in flight end after the failure
+	sum, err := wait()
 
 	var se *batch.SinkError
 	if !errors.As(err, &se) || !errors.Is(err, errDiskFull) {
 		t.Fatalf("err = %v, want a SinkError for the sink's error", err)
 	}
-	calls := int(client.calls.Load())
+	calls := len(client.Calls())
 	if se.Unrecorded != calls-1 {
 		t.Errorf("%d rows unrecorded, want %d: every call but the first row's", se.Unrecorded, calls-1)
 	}

@@ -7,12 +7,9 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"go.uber.org/goleak"
 
 	"github.com/mfabatch/mfabatch/batch"
@@ -53,7 +50,11 @@ func TestSoakFaultMix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := &tally{Client: sdk, made: map[string]int{}, timedOut: map[string]int{}}
+	// The real SDK client, with a log of the calls the engine made and how
+	// they ended. A call that times out before the server has read it is
+	// an attempt the server never sees: the server's log alone cannot
+	// tell a lost call from a miscounted one.
+	client := &fakeClient{SetUserMFAPreferenceFn: sdk.SetUserMFAPreference}
 	m, tokens := manifest(t, rows, nil)
 
 	cfg := batch.Config{
@@ -95,6 +96,19 @@ func TestSoakFaultMix(t *testing.T) {
 	// so the client side cannot close them itself.
 	srv.Close()
 	calls := srv.Calls()
+
+	// What the engine made, in all and per token fingerprint: calls, and
+	// calls that timed out.
+	logged := client.Calls()
+	made, timedOut := len(logged), 0
+	madeFor, timedOutFor := map[string]int{}, map[string]int{}
+	for _, c := range logged {
+		madeFor[c.Token]++
+		if errors.Is(c.Err, context.DeadlineExceeded) {
+			timedOut++
+			timedOutFor[c.Token]++
+		}
+	}
 
 	// What the service saw, per token: calls, and the last one.
 	row := make(map[string]int, rows) // token to row number
@@ -140,10 +154,10 @@ func TestSoakFaultMix(t *testing.T) {
 		// calls the server got, less any that timed out before it read
 		// them (none, unless the machine is starved).
 		tok := tokens[r.Row-1]
-		made, lost := client.made[tok], client.made[tok]-perRow[r.Row]
-		if r.Attempts != made || lost < 0 || lost > client.timedOut[tok] {
+		fp := batch.Fingerprint(batch.Token(tok))
+		if lost := madeFor[fp] - perRow[r.Row]; r.Attempts != madeFor[fp] || lost < 0 || lost > timedOutFor[fp] {
 			badRow("row %d: report says %d attempts; the engine made %d calls (%d timed out), the server got %d",
-				r.Row, r.Attempts, made, client.timedOut[tok], perRow[r.Row])
+				r.Row, r.Attempts, madeFor[fp], timedOutFor[fp], perRow[r.Row])
 		}
 		// The success reported is the server's answer to one of the
 		// row's calls, usually the last (a call that timed out may arrive
@@ -157,11 +171,6 @@ func TestSoakFaultMix(t *testing.T) {
 	}
 	if bad > show {
 		t.Errorf("... and %d more", bad-show)
-	}
-	made, timedOut := 0, 0
-	for tok := range client.made {
-		made += client.made[tok]
-		timedOut += client.timedOut[tok]
 	}
 	if attempts != made || sum.Attempts != made {
 		t.Errorf("report counts %d attempts, summary %d; the engine made %d calls", attempts, sum.Attempts, made)
@@ -223,27 +232,4 @@ func TestSoakFaultMix(t *testing.T) {
 	}
 	t.Logf("%d rows, %d calls in %v (%.0f calls/s); busiest second %d calls; most attempts for a row %d; longest row %v; timeouts %d, of answered calls %d",
 		rows, len(calls), elapsed.Round(time.Millisecond), float64(len(calls))/elapsed.Seconds(), srv.MaxInWindow(time.Second), most, longest.Round(time.Millisecond), timedOut, retriedSuccess)
-}
-
-// tally is the real SDK client, counting per token the calls the engine
-// made and how many timed out. A call that times out before the server
-// has read it is an attempt the server never sees: the server's log alone
-// cannot tell a lost call from a miscounted one.
-type tally struct {
-	batch.Client
-	mu       sync.Mutex
-	made     map[string]int
-	timedOut map[string]int
-}
-
-func (c *tally) SetUserMFAPreference(ctx context.Context, in *cip.SetUserMFAPreferenceInput, optFns ...func(*cip.Options)) (*cip.SetUserMFAPreferenceOutput, error) {
-	out, err := c.Client.SetUserMFAPreference(ctx, in, optFns...)
-	tok := aws.ToString(in.AccessToken)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.made[tok]++
-	if errors.Is(err, context.DeadlineExceeded) {
-		c.timedOut[tok]++
-	}
-	return out, err
 }
