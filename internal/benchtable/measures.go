@@ -14,14 +14,16 @@ import (
 	"github.com/mfabatch/mfabatch/batch/cognitotest"
 )
 
-// Targets: what the tool promises of its speed, memory and start-up.
+// Targets: what the tool promises of its speed, memory and start-up. The
+// service allows about 25 calls a second, so plain code is worth more than
+// speed past these.
 const (
-	minRowsPerSec  = 10_000
-	maxCPUPerRow   = 100 * time.Microsecond
-	minRateRatio   = 0.97
-	maxRSS         = 64 << 20
-	maxDryRunWall  = 5 * time.Second
-	maxStartupWall = 25 * time.Millisecond
+	minRowsPerSec       = 4_000
+	maxCPUPerRow        = 250 * time.Microsecond
+	minRateRatio        = 0.97
+	maxRSS              = 64 << 20
+	minDryRunRowsPerSec = 100_000
+	maxStartupWall      = 25 * time.Millisecond
 )
 
 // overhead is the tool's own cost: a live run at no latency and no rate
@@ -178,10 +180,11 @@ func (b *bench) dryRunMemory() []row {
 	if err != nil {
 		return []row{errorRow(name, err)}
 	}
+	perSec := n / u.wall.Seconds()
 	return []row{
 		{name + ", peak RSS", mib(u.maxRSS), "≤ " + mib(maxRSS), check(u.maxRSS <= maxRSS)},
-		{name + ", wall time", fmt.Sprintf("%.2f s (%s rows/s, %.2f s CPU)", u.wall.Seconds(), commas(int(n/u.wall.Seconds())), u.cpu.Seconds()),
-			fmt.Sprintf("≤ %.0f s", maxDryRunWall.Seconds()), check(u.wall <= maxDryRunWall)},
+		{name + ", rows/s", fmt.Sprintf("%s (%.2f s, %.2f s CPU)", commas(int(perSec)), u.wall.Seconds(), u.cpu.Seconds()),
+			"≥ " + commas(minDryRunRowsPerSec), check(perSec >= minDryRunRowsPerSec)},
 	}
 }
 
