@@ -133,17 +133,15 @@ func (p *progress) Start(total int64) {
 	if p.mode == progressOff || p.stop != nil {
 		return
 	}
-	every := p.interval
-	p.mu.Lock()
-	p.total = total
+	every, out := p.interval, io.Discard // log lines take the rate of a bar not shown
 	if p.mode == progressBar {
-		every = barRefresh
-		p.bar = newBar(p.out, total)
-		p.bar.StartWithoutRender()
+		every, out = barRefresh, p.out
+	}
+	p.mu.Lock()
+	p.total, p.bar = total, newBar(out, total)
+	p.bar.StartWithoutRender()
+	if p.mode == progressBar {
 		p.draw()
-	} else {
-		p.bar = newBar(io.Discard, total) // for its rate
-		p.bar.StartWithoutRender()
 	}
 	p.mu.Unlock()
 	p.stop = make(chan struct{})
