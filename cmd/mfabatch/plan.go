@@ -10,14 +10,15 @@ import (
 )
 
 // beforeFirstCall prints the plan, writes the rows --resume finds done to
-// the report, and puts the report in its place. After a signal there is
-// no plan: the run reports every row not_attempted.
-func beforeFirstCall(ctx context.Context, cfg *batch.Config, src *source, format string, m batch.Manifest, w batch.Sink, outs *outputs, empty bool, stderr io.Writer) error {
+// the report, and puts the report in its place. It returns how many rows
+// the run will report, as the plan counted them; 0 when there is no plan.
+// After a signal there is no plan: the run reports every row not_attempted.
+func beforeFirstCall(ctx context.Context, cfg *batch.Config, src *source, format string, m batch.Manifest, w batch.Sink, outs *outputs, empty bool, stderr io.Writer) (int, error) {
 	reported := &carried{}
 	var err error
 	if !empty && ctx.Err() == nil {
 		if reported, err = plan(ctx, *cfg, src, format, m, w, stderr); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	// A device or pipe hears of the report at the first flush unless rows
@@ -25,21 +26,21 @@ func beforeFirstCall(ctx context.Context, cfg *batch.Config, src *source, format
 	// (exit 4), as any later write does.
 	if outs.renamed() || reported.any() {
 		if err := w.Flush(); err != nil {
-			return fmt.Errorf("cannot write the report: %w", err)
+			return 0, fmt.Errorf("cannot write the report: %w", err)
 		}
 	}
 	if err := outs.commit(); err != nil {
-		return err
+		return 0, err
 	}
 	cfg.Reported = reported.has
-	return nil
+	return reported.total, nil
 }
 
 // plan says, before anything is sent, how many rows a live run will send,
 // how long that takes at --rps, and how many tokens will expire before
 // their turn: a dry run of the same rows. It writes the rows an earlier
-// run finished (--resume) to the report, and returns them. A manifest
-// that can be read only once is not planned.
+// run finished (--resume) to the report, and returns them with the count
+// of rows. A manifest that can be read only once is not planned.
 func plan(ctx context.Context, cfg batch.Config, src *source, format string, m batch.Manifest, w batch.Sink, stderr io.Writer) (*carried, error) {
 	var pm batch.Manifest
 	if rows, ok := m.(*batch.Rows); ok {
@@ -67,6 +68,7 @@ func plan(ctx context.Context, cfg batch.Config, src *source, format string, m b
 		return nil, err
 	}
 	fmt.Fprintln(stderr, report.PlanLine(sum))
+	c.total = sum.Rows
 	return c, nil
 }
 
@@ -74,8 +76,9 @@ func plan(ctx context.Context, cfg batch.Config, src *source, format string, m b
 // to the report, and remembers them, a bit a row, so the run does not
 // write them again.
 type carried struct {
-	w    batch.Sink
-	rows []uint64
+	w     batch.Sink
+	rows  []uint64
+	total int // rows the plan saw, all of which the run reports; 0 when unknown
 }
 
 func (c *carried) Write(r batch.Result) error {

@@ -5,7 +5,6 @@ package main
 // a live bar; elsewhere a line every --progress-interval.
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -56,19 +55,19 @@ func (v progressFlag) Set(s string) error {
 
 const (
 	barRefresh = 200 * time.Millisecond // how often the bar is drawn
-	barWindow  = 5 * time.Second        // the span the bar's rate is measured over
+	barWidth   = 30                     // the bar's width where the terminal has room
 	// maxETA is the longest ETA shown: past it the rate is too low to say.
 	maxETA = 100 * time.Hour
 )
 
 // progress shows how far a run has got. Add counts each row's result, from
 // the runner's one result goroutine; the display reads the counts from its
-// own goroutine, between Start and Stop.
+// own goroutine, between Start and Stop. The rate is the progressbar
+// library's, in log mode too, where its bar is not shown.
 type progress struct {
 	mode     progressMode // bar, log or off: never auto
 	out      io.Writer    // standard error
 	interval time.Duration
-	total    int64        // rows the run will report, an estimate; 0 when unknown
 	log      *slog.Logger // log mode with --log-format json; nil for text lines
 
 	succeeded, failed, other atomic.Int64
@@ -76,30 +75,21 @@ type progress struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 
-	// mu serialises the meter and, in bar mode, the bar and the log lines
-	// written around it (see Stderr).
-	mu       sync.Mutex
-	meter    meter
-	bar      *progressbar.ProgressBar // made by draw
-	barMax   int64                    // the total bar was made for
-	barWidth int                      // the width bar was made with
-	textMax  int                      // the longest text drawn beside it
-	closed   bool                     // the bar is cleared for good
+	// mu serialises the bar and, in bar mode, the log lines written around
+	// it (see Stderr).
+	mu      sync.Mutex
+	bar     *progressbar.ProgressBar // made by Start
+	total   int64                    // rows the run will report; 0 when unknown
+	textMax int                      // the longest text drawn beside the bar
+	closed  bool                     // the bar is cleared for good
 }
 
-// newProgress makes the display --progress asks for. The total is counted
-// from the manifest file now, before the run; standard input has none.
-func newProgress(f *runFlags, path string, m batch.Manifest, shard batch.Shard, stdout, stderr io.Writer) *progress {
+// newProgress makes the display --progress asks for.
+func newProgress(f *runFlags, stdout, stderr io.Writer) *progress {
 	p := &progress{
 		mode:     chooseProgress(f.progress, isTerminal(stderr), f.reportPath == "-" && isTerminal(stdout), os.Getenv("TERM")),
 		out:      stderr,
 		interval: f.progressInterval,
-	}
-	if p.mode == progressOff {
-		return p
-	}
-	if path != "-" {
-		p.total = countRows(path, m, shard)
 	}
 	if p.mode == progressLog && f.logFormat == "json" {
 		p.log = slog.New(slog.NewJSONHandler(stderr, nil))
@@ -137,19 +127,21 @@ func (p *progress) Add(r batch.Result) {
 	}
 }
 
-// Start shows progress until Stop: the bar at once, log lines from one
-// interval on.
-func (p *progress) Start() {
+// Start shows progress of total rows (0: unknown) until Stop: the bar at
+// once, log lines from one interval on.
+func (p *progress) Start(total int64) {
 	if p.mode == progressOff || p.stop != nil {
 		return
 	}
-	now := time.Now()
-	every := p.interval
-	p.mu.Lock()
-	p.meter = meter{samples: []sample{{now, 0}}}
+	every, out := p.interval, io.Discard // log lines take the rate of a bar not shown
 	if p.mode == progressBar {
-		every, p.meter.window = barRefresh, barWindow
-		p.draw(now)
+		every, out = barRefresh, p.out
+	}
+	p.mu.Lock()
+	p.total, p.bar = total, newBar(out, total)
+	p.bar.StartWithoutRender()
+	if p.mode == progressBar {
+		p.draw()
 	}
 	p.mu.Unlock()
 	p.stop = make(chan struct{})
@@ -165,7 +157,7 @@ func (p *progress) loop(every time.Duration) {
 		select {
 		case <-p.stop:
 			return
-		case now := <-t.C:
+		case <-t.C:
 			// A tick and Stop at once: Stop wins, no line after the run.
 			select {
 			case <-p.stop:
@@ -174,9 +166,9 @@ func (p *progress) loop(every time.Duration) {
 			}
 			p.mu.Lock()
 			if p.mode == progressBar {
-				p.draw(now)
+				p.draw()
 			} else {
-				p.logLine(now)
+				p.logLine()
 			}
 			p.mu.Unlock()
 		}
@@ -194,7 +186,7 @@ func (p *progress) Stop() {
 	p.stop = nil
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.bar != nil && !p.closed {
+	if p.mode == progressBar && !p.closed {
 		p.closed = true
 		_ = p.bar.Clear()
 	}
@@ -221,7 +213,7 @@ func (w barWriter) Write(b []byte) (int, error) {
 	}
 	_ = p.bar.Clear()
 	n, err := p.out.Write(b)
-	p.draw(time.Now())
+	p.draw()
 	return n, err
 }
 
@@ -229,17 +221,21 @@ func (w barWriter) Write(b []byte) (int, error) {
 type figures struct {
 	done, total              int64 // total 0: unknown
 	succeeded, failed, other int64
-	rate                     float64 // rows per second, lately
+	rate                     float64 // rows per second since the start
 }
 
-// figures reads the counts and measures the rate. p.mu is held.
-func (p *progress) figures(now time.Time) figures {
+// figures reads the counts, gives them to the bar and takes its rate.
+// p.mu is held. In bar mode the bar is drawn when its percentage changes.
+func (p *progress) figures() figures {
 	f := figures{succeeded: p.succeeded.Load(), failed: p.failed.Load(), other: p.other.Load(), total: p.total}
 	f.done = f.succeeded + f.failed + f.other
 	if f.total > 0 && f.done > f.total {
-		f.total = f.done // the estimate was short: the file changed
+		f.total = f.done // the plan's count was short: the file changed
 	}
-	f.rate = p.meter.rate(now, f.done)
+	_ = p.bar.Set64(f.done)
+	if s := p.bar.State(); s.SecondsSince > 0 {
+		f.rate = s.CurrentBytes / s.SecondsSince
+	}
 	return f
 }
 
@@ -296,8 +292,8 @@ func (f figures) barText() string {
 }
 
 // logLine writes one progress line. p.mu is held.
-func (p *progress) logLine(now time.Time) {
-	f := p.figures(now)
+func (p *progress) logLine() {
+	f := p.figures()
 	if p.log == nil {
 		fmt.Fprintf(p.out, "mfabatch: progress: %s\n", f.text())
 		return
@@ -314,22 +310,17 @@ func (p *progress) logLine(now time.Time) {
 	p.log.Info("progress", attrs...)
 }
 
-// barWidth is the bar's width where the terminal has room for it.
-const barWidth = 30
-
-// newBar makes the bar, with text beside it: width wide for a known total,
-// else a spinner. It
-// draws only when draw asks (it has no goroutine of its own), and it
-// clears its line once full, as Stop does.
-func newBar(out io.Writer, total int64, width int, text string) *progressbar.ProgressBar {
-	limit := total
-	if limit <= 0 {
-		limit, width = -1, barWidth // a spinner; the width must be above 0
+// newBar makes the bar: barWidth wide at most for a known total (the
+// library narrows it to fit the terminal), else a spinner. It draws only
+// when draw asks (it has no goroutine of its own), and it clears its line
+// once full, as Stop does.
+func newBar(out io.Writer, total int64) *progressbar.ProgressBar {
+	if total <= 0 {
+		total = -1
 	}
-	return progressbar.NewOptions64(limit,
+	return progressbar.NewOptions64(total,
 		progressbar.OptionSetWriter(out),
-		progressbar.OptionSetWidth(width),
-		progressbar.OptionSetDescription(text),
+		progressbar.OptionSetWidth(barWidth),
 		progressbar.OptionSpinnerType(14),
 		progressbar.OptionSetSpinnerChangeInterval(0),
 		progressbar.OptionSetPredictTime(false),
@@ -341,138 +332,28 @@ func newBar(out io.Writer, total int64, width int, text string) *progressbar.Pro
 }
 
 // draw shows the bar with the current figures. p.mu is held.
-func (p *progress) draw(now time.Time) {
+func (p *progress) draw() {
 	if p.closed {
 		return
 	}
-	f := p.figures(now)
-	text := f.barText()
-	// The line must fit the terminal, or each drawing starts a new line.
-	// The bar makes room for the longest text so far, so that it keeps its
-	// width while the text's length changes; a text too long is cut.
-	width := barWidth
-	if fd, ok := p.out.(interface{ Fd() uintptr }); ok {
-		if cols, _, err := term.GetSize(int(fd.Fd())); err == nil && cols > 0 {
-			room := cols - 12 // "100% ", the bar's ends, spaces, a spare column
-			if len(text) > room {
-				text = text[:max(room, 0)]
-			}
-			p.textMax = max(p.textMax, len(text))
-			width = min(width, max(room-p.textMax, 0))
-		}
-	}
-	if p.bar == nil || f.total != p.barMax || width != p.barWidth {
-		p.bar, p.barMax, p.barWidth = newBar(p.out, f.total, width, text), f.total, width
-	}
-	// Set64 draws only when the percentage changes, Describe always: the
-	// last drawing has both the new count and the new text.
-	_ = p.bar.Set64(f.done)
-	p.bar.Describe(text)
+	p.bar.Describe(p.fit(p.figures().barText()))
 }
 
-// meter measures a rate over a sliding window of samples: from the newest
-// sample at least window old (the first sample while none is) to now. A
-// window of 0 measures from the previous sample.
-type meter struct {
-	window  time.Duration
-	samples []sample
-}
-
-type sample struct {
-	t time.Time
-	n int64
-}
-
-// rate returns the rate up to (now, n) and records it as a sample.
-func (m *meter) rate(now time.Time, n int64) float64 {
-	edge := now.Add(-m.window)
-	for len(m.samples) > 1 && !m.samples[1].t.After(edge) {
-		m.samples = m.samples[1:]
+// fit cuts text to what a terminal line has room for beside the bar: a
+// line wider than the terminal wraps, and each drawing starts a new line.
+func (p *progress) fit(text string) string {
+	fd, ok := p.out.(interface{ Fd() uintptr })
+	if !ok {
+		return text
 	}
-	var r float64
-	if len(m.samples) > 0 {
-		s := m.samples[0]
-		if d := now.Sub(s.t).Seconds(); d > 0 {
-			r = float64(n-s.n) / d
-		}
+	cols, _, err := term.GetSize(int(fd.Fd()))
+	if err != nil || cols <= 0 {
+		return text
 	}
-	m.samples = append(m.samples, sample{now, n})
-	return r
-}
-
-// countRows estimates how many rows of the manifest file at path the run
-// will report: its non-blank lines, less the header of a CSV file, and of
-// those the shard's share. It is exact for JSON Lines and for CSV whose
-// records are one line each; a quoted field that spans lines, or a line of
-// empty cells, makes it high. It is 0 (unknown) for a file that is not
-// regular (a pipe) or cannot be read.
-func countRows(path string, m batch.Manifest, shard batch.Shard) int64 {
-	// Stat first: opening a named pipe a second time could block.
-	if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
-		return 0
-	}
-	fh, err := os.Open(path)
-	if err != nil {
-		return 0
-	}
-	defer fh.Close()
-	n, err := countLines(fh)
-	if err != nil {
-		return 0
-	}
-	if _, ok := m.(*batch.CSV); ok && n > 0 {
-		n--
-	}
-	return shardRows(n, shard)
-}
-
-// countLines counts the lines of r that hold more than white space,
-// reading 64 KiB at a time.
-func countLines(r io.Reader) (int64, error) {
-	buf := make([]byte, 64<<10)
-	var n int64
-	text := false // the line so far holds more than white space
-	for {
-		k, err := r.Read(buf)
-		b := buf[:k]
-		for len(b) > 0 {
-			i := bytes.IndexByte(b, '\n')
-			line := b
-			if i >= 0 {
-				line = b[:i]
-			}
-			if !text && len(bytes.TrimLeft(line, " \t\r\v\f")) > 0 {
-				text = true
-			}
-			if i < 0 {
-				break
-			}
-			if text {
-				n++
-			}
-			text, b = false, b[i+1:]
-		}
-		if err == io.EOF {
-			if text {
-				n++
-			}
-			return n, nil
-		}
-		if err != nil {
-			return 0, err
-		}
-	}
-}
-
-// shardRows is how many of rows 1 to n shard s runs.
-func shardRows(n int64, s batch.Shard) int64 {
-	if s.Count <= 1 {
-		return n
-	}
-	c := int64(s.Count)
-	k := n / c
-	if int64(s.Index) < n%c {
-		k++
-	}
-	return k
+	room := max(cols-12, 0) // "100% ", the bar's ends, spaces, a spare column
+	text = text[:min(len(text), room)]
+	// Padded to the longest text so far, so that the library, which fits
+	// the bar to the line, keeps its width while the text's length changes.
+	p.textMax = max(p.textMax, len(text))
+	return fmt.Sprintf("%-*s", p.textMax, text)
 }

@@ -13,12 +13,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"testing/iotest"
 	"time"
 
 	"github.com/creack/pty"
 	"github.com/mfabatch/mfabatch/batch"
 	"github.com/mfabatch/mfabatch/batch/cognitotest"
+	"github.com/mfabatch/mfabatch/report"
 	"go.uber.org/goleak"
 )
 
@@ -283,65 +283,86 @@ func TestChooseProgress(t *testing.T) {
 	}
 }
 
-func TestCountRows(t *testing.T) {
+// TestPlanCountsRows checks the progress total the plan gives: the rows
+// the run will report, whatever the file's blank lines, header and line
+// ends, its order and the shard, and none for a pipe read once.
+func TestPlanCountsRows(t *testing.T) {
 	const token = "eyJ.x.y"
 	csvHeader := "id,access_token,sms_enabled\n"
 	for _, tc := range []struct {
-		name, file string
-		csv        bool
-		shard      batch.Shard
-		want       int64
+		name, file, ext string
+		expiry          bool
+		shard           batch.Shard
+		want            int
 	}{
-		{name: "csv", file: csvHeader + "a," + token + ",true\nb," + token + ",true\n", csv: true, want: 2},
-		{name: "csv blank lines, CRLF, no newline at the end", file: "\ufeff" + csvHeader + "\r\n  \r\na,t,1\r\n\t\r\nb,t,1", csv: true, want: 2},
-		{name: "csv header only", file: csvHeader, csv: true, want: 0},
-		{name: "csv empty", file: "", csv: true, want: 0},
-		{name: "jsonl", file: "{\"access_token\":\"t\"}\n\n   \n{\"access_token\":\"t\"}\n{}", want: 3},
-		{name: "shard 0/2 of 5", file: strings.Repeat("{}\n", 5), shard: batch.Shard{Index: 0, Count: 2}, want: 3},
-		{name: "shard 1/2 of 5", file: strings.Repeat("{}\n", 5), shard: batch.Shard{Index: 1, Count: 2}, want: 2},
-		{name: "shard 3/4 of 3", file: strings.Repeat("{}\n", 3), shard: batch.Shard{Index: 3, Count: 4}, want: 0},
+		{name: "csv", ext: ".csv", file: csvHeader + "a," + token + ",true\nb," + token + ",true\n", want: 2},
+		{name: "csv in expiry order", ext: ".csv", expiry: true, file: csvHeader + "a," + token + ",true\nb," + token + ",true\n", want: 2},
+		{name: "csv blank lines, CRLF, no newline at the end", ext: ".csv", file: "\ufeff" + csvHeader + "\r\n  \r\na,t,1\r\n\t\r\nb,t,1", want: 2},
+		{name: "csv header only", ext: ".csv", file: csvHeader, want: 0},
+		{name: "jsonl", ext: ".jsonl", file: "{\"access_token\":\"t\"}\n\n   \n{\"access_token\":\"t\"}\n{}", want: 3},
+		{name: "shard 0/2 of 5", ext: ".jsonl", file: strings.Repeat("{}\n", 5), shard: batch.Shard{Index: 0, Count: 2}, want: 3},
+		{name: "shard 1/2 of 5", ext: ".jsonl", file: strings.Repeat("{}\n", 5), shard: batch.Shard{Index: 1, Count: 2}, want: 2},
+		{name: "shard 3/4 of 3", ext: ".jsonl", file: strings.Repeat("{}\n", 3), shard: batch.Shard{Index: 3, Count: 4}, want: 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "m")
+			path := filepath.Join(t.TempDir(), "m"+tc.ext)
 			if err := os.WriteFile(path, []byte(tc.file), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			var m batch.Manifest = batch.ReadJSONL(strings.NewReader(""))
-			if tc.csv {
-				m = &batch.CSV{}
-			}
-			if got := countRows(path, m, tc.shard); got != tc.want {
-				t.Errorf("countRows = %d, want %d", got, tc.want)
+			if got := planTotal(t, path, nil, tc.expiry, tc.shard); got != tc.want {
+				t.Errorf("the plan counted %d rows, want %d", got, tc.want)
 			}
 		})
 	}
-	t.Run("not a regular file", func(t *testing.T) {
-		if got := countRows(t.TempDir(), &batch.CSV{}, batch.Shard{}); got != 0 {
-			t.Errorf("countRows(a directory) = %d, want 0 (unknown)", got)
+	t.Run("standard input from a file", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "m.csv")
+		if err := os.WriteFile(path, []byte("access_token\nt\nt\n"), 0o600); err != nil {
+			t.Fatal(err)
 		}
-		if got := countRows(filepath.Join(t.TempDir(), "missing"), &batch.CSV{}, batch.Shard{}); got != 0 {
-			t.Errorf("countRows(a missing file) = %d, want 0 (unknown)", got)
+		fh, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fh.Close()
+		if got := planTotal(t, "-", fh, false, batch.Shard{}); got != 2 {
+			t.Errorf("the plan counted %d rows of standard input from a file, want 2", got)
+		}
+	})
+	t.Run("pipe", func(t *testing.T) {
+		in := strings.NewReader("{}\n{}\n")
+		if got := planTotal(t, "-", in, false, batch.Shard{}); got != 0 {
+			t.Errorf("the plan counted %d rows of a pipe read once, want 0 (unknown)", got)
 		}
 	})
 }
 
-// TestCountLines counts across reads of any size: a line may span the
-// 64 KiB chunks.
-func TestCountLines(t *testing.T) {
-	long := strings.Repeat("x", 100<<10)
-	in := "a\n\n" + long + "\n \n" + strings.Repeat(" ", 70<<10) + "b\n\r\n" + long
-	for name, r := range map[string]func() io.Reader{
-		"whole":       func() io.Reader { return strings.NewReader(in) },
-		"byte a time": func() io.Reader { return iotest.OneByteReader(strings.NewReader(in)) },
-	} {
-		n, err := countLines(r())
-		if err != nil || n != 4 {
-			t.Errorf("%s: countLines = %d, %v, want 4", name, n, err)
+// planTotal plans the manifest at path (stdin for "-") as run does and
+// returns the plan's count of rows.
+func planTotal(t *testing.T, path string, stdin io.Reader, expiry bool, shard batch.Shard) int {
+	t.Helper()
+	src, err := openManifest(t.Context(), path, stdin, expiry, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.close()
+	m, format, err := readManifest(src.r, src, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if expiry {
+		if m, err = batch.ByExpiry(m, io.NewSectionReader(src.file, src.base, src.size-src.base)); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if _, err := countLines(iotest.ErrReader(io.ErrUnexpectedEOF)); err == nil {
-		t.Error("countLines hid a read error")
+	w, err := report.NewCSV(io.Discard)
+	if err != nil {
+		t.Fatal(err)
 	}
+	c, err := plan(t.Context(), batch.Config{Shard: shard}, src, format, m, w, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.total
 }
 
 func TestFiguresText(t *testing.T) {
@@ -378,33 +399,6 @@ func TestFiguresText(t *testing.T) {
 	}
 }
 
-func TestMeter(t *testing.T) {
-	t0 := time.Unix(0, 0)
-	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
-	// A window of 0: the rate since the previous sample.
-	m := meter{samples: []sample{{t0, 0}}}
-	for _, s := range []struct {
-		t    float64
-		n    int64
-		want float64
-	}{{1, 10, 10}, {2, 10, 0}, {4, 30, 10}} {
-		if got := m.rate(at(s.t), s.n); got != s.want {
-			t.Errorf("window 0: rate at %vs, %d rows = %v, want %v", s.t, s.n, got, s.want)
-		}
-	}
-	// A window of 2s: from the newest sample at least 2s old.
-	m = meter{window: 2 * time.Second, samples: []sample{{t0, 0}}}
-	for _, s := range []struct {
-		t    float64
-		n    int64
-		want float64
-	}{{0.5, 5, 10}, {1, 10, 10}, {2, 10, 5}, {3, 10, 0}, {3.5, 30, 20.0 / 2.5}} {
-		if got := m.rate(at(s.t), s.n); got != s.want {
-			t.Errorf("window 2s: rate at %vs, %d rows = %v, want %v", s.t, s.n, got, s.want)
-		}
-	}
-}
-
 // syncBuffer is a bytes.Buffer for one writer goroutine and one reader.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -429,8 +423,8 @@ func (b *syncBuffer) String() string {
 func TestProgressLogStops(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	var out syncBuffer
-	p := &progress{mode: progressLog, out: &out, interval: 10 * time.Millisecond, total: 4}
-	p.Start()
+	p := &progress{mode: progressLog, out: &out, interval: 10 * time.Millisecond}
+	p.Start(4)
 	p.Add(batch.Result{Status: batch.StatusSucceeded})
 	p.Add(batch.Result{Status: batch.StatusFailed})
 	p.Add(batch.Result{Status: batch.StatusInvalid})
@@ -461,7 +455,7 @@ func TestProgressOff(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	var out syncBuffer
 	p := &progress{mode: progressOff, out: &out, interval: time.Millisecond}
-	p.Start()
+	p.Start(0)
 	p.Add(batch.Result{Status: batch.StatusSucceeded})
 	time.Sleep(5 * time.Millisecond)
 	p.Stop()
@@ -476,8 +470,8 @@ func TestProgressOff(t *testing.T) {
 func TestBarWriter(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	var out syncBuffer
-	p := &progress{mode: progressBar, out: &out, total: 3}
-	p.Start()
+	p := &progress{mode: progressBar, out: &out}
+	p.Start(3)
 	p.Add(batch.Result{Status: batch.StatusSucceeded})
 	fmt.Fprintln(p.Stderr(), "level=INFO msg=\"slowing down\"")
 	p.Stop()

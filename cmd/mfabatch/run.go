@@ -45,6 +45,36 @@ func parseRunFlags(args []string, stdout io.Writer) (*runFlags, string, error) {
 	f := &runFlags{}
 	fs := flag.NewFlagSet("mfabatch run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	nf := defineRunFlags(fs, f)
+	// Flags may come after the manifest, as users type them.
+	var positional []string
+	for {
+		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fmt.Fprintln(stdout, "usage: mfabatch run [flags] MANIFEST\n\nflags:")
+			fs.PrintDefaults()
+			return nil, "", err
+		} else if nf.bad != nil {
+			return nil, "", nf.bad
+		} else if err != nil {
+			return nil, "", usageError{err.Error(), "run 'mfabatch run -h' for the flags"}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if err := checkRunFlags(f, positional); err != nil {
+		return nil, "", err
+	}
+	return f, positional[0], nil
+}
+
+// defineRunFlags defines run's flags on fs, read into f. The number flags
+// keep their first error in the numberFlags returned.
+func defineRunFlags(fs *flag.FlagSet, f *runFlags) *numberFlags {
 	fs.StringVar(&f.format, "format", "", "manifest format: csv or jsonl (default: from the file name; for - the content)")
 	fs.StringVar(&f.reportPath, "report", "-", "where the report goes (- for standard output)")
 	fs.StringVar(&f.reportFormat, "report-format", "", "report format: csv or jsonl (default: from --report's name, else csv)")
@@ -79,48 +109,30 @@ func parseRunFlags(args []string, stdout io.Writer) (*runFlags, string, error) {
 	fs.Var(factorFlag{&f.defaults.SoftwareToken, false}, "software-token-mfa-settings", "default TOTP block")
 	fs.Var(factorFlag{&f.defaults.Email, false}, "email-mfa-settings", "default email block")
 	fs.Var(factorFlag{&f.defaults.WebAuthn, true}, "web-authn-mfa-settings", "default passkey block (Enabled only)")
-	fs.Usage = func() {}
-	help := func() {
-		fs.SetOutput(stdout)
-		fmt.Fprintln(stdout, "usage: mfabatch run [flags] MANIFEST\n\nflags:")
-		fs.PrintDefaults()
-	}
+	return nf
+}
 
-	// Flags may come after the manifest, as users type them.
-	var positional []string
-	for {
-		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-			help()
-			return nil, "", err
-		} else if nf.bad != nil {
-			return nil, "", nf.bad
-		} else if err != nil {
-			return nil, "", usageError{err.Error(), "run 'mfabatch run -h' for the flags"}
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
+// checkRunFlags checks what the flag package does not: one manifest, and
+// the flags that take one of a few words.
+func checkRunFlags(f *runFlags, positional []string) error {
 	switch {
 	case len(positional) == 0:
-		return nil, "", usageError{"no manifest given", "mfabatch run [flags] MANIFEST (- reads standard input)"}
+		return usageError{"no manifest given", "mfabatch run [flags] MANIFEST (- reads standard input)"}
 	case len(positional) > 1:
-		return nil, "", usageError{fmt.Sprintf("one manifest at a time, got %d: %s", len(positional), strings.Join(positional, " ")), ""}
+		return usageError{fmt.Sprintf("one manifest at a time, got %d: %s", len(positional), strings.Join(positional, " ")), ""}
 	}
 	if f.order != "manifest" && f.order != "expiry" {
-		return nil, "", usageError{fmt.Sprintf("--order %q: want manifest or expiry", f.order), ""}
+		return usageError{fmt.Sprintf("--order %q: want manifest or expiry", f.order), ""}
 	}
 	if f.logFormat != "text" && f.logFormat != "json" {
-		return nil, "", usageError{fmt.Sprintf("--log-format %q: want text or json", f.logFormat), ""}
+		return usageError{fmt.Sprintf("--log-format %q: want text or json", f.logFormat), ""}
 	}
 	for _, v := range []struct{ flag, val string }{{"--format", f.format}, {"--report-format", f.reportFormat}} {
 		if v.val != "" && v.val != "csv" && v.val != "jsonl" {
-			return nil, "", usageError{fmt.Sprintf("%s %q: want csv or jsonl", v.flag, v.val), ""}
+			return usageError{fmt.Sprintf("%s %q: want csv or jsonl", v.flag, v.val), ""}
 		}
 	}
-	return f, positional[0], nil
+	return nil
 }
 
 // factorFlag is a settings flag in the AWS CLI's shorthand or JSON syntax.
@@ -233,11 +245,9 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 	}
 
 	// Read before the report is written: it may be the same file.
-	var done report.Done
-	if f.resume != "" {
-		if done, err = readDone(f.resume); err != nil {
-			return nil, err
-		}
+	done, err := readDone(f.resume)
+	if err != nil {
+		return nil, err
 	}
 
 	cfg, err := loadAWSConfig(ctx, f)
@@ -260,18 +270,19 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 	}
 	// Progress (--progress) counts each result, shows on stderr while the
 	// run goes, and is cleared before the summary.
-	prog := newProgress(f, path, manifest, shard, stdout, stderr)
+	prog := newProgress(f, stdout, stderr)
 	r := &batch.Runner{Client: client, Config: runConfig(f, cfg.Region, shard, prog)}
 	if done != nil {
 		r.Config.AlreadyDone = done.Has
 	}
+	total := 0 // the plan's count of rows; a dry run has no plan
 	if !f.dryRun {
-		if err := beforeFirstCall(ctx, &r.Config, src, format, manifest, w, outs, empty, stderr); err != nil {
+		if total, err = beforeFirstCall(ctx, &r.Config, src, format, manifest, w, outs, empty, stderr); err != nil {
 			outs.discard()
 			return nil, err
 		}
 	}
-	prog.Start()
+	prog.Start(int64(total))
 	sum, runErr := r.Run(ctx, manifest, w)
 	prog.Stop()
 	return sum, settle(sum, runErr, outs, stderr)
@@ -443,8 +454,11 @@ func newLogger(stderr io.Writer, format string, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(stderr, opts))
 }
 
-// readDone reads the report given to --resume.
+// readDone reads the report given to --resume; nil for none.
 func readDone(path string) (report.Done, error) {
+	if path == "" {
+		return nil, nil
+	}
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, usageError{fmt.Sprintf("--resume: %v", err), "give the report of the earlier run"}
