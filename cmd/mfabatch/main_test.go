@@ -37,15 +37,14 @@ package main
 //	waitfor FILE REGEXP       wait until FILE matches (^ and $ at line ends)
 //	waitfor exit [D]          wait for the background run to exit, for at
 //	                          most D, and check it as any run
-//	manifest [-format csv|jsonl|api] TEMPLATE OUT
-//	                          write a manifest (api: JSON Lines in the API's
-//	                          input shape; by default from OUT's name) from
-//	                          template lines "LABEL [key=value...]", a row
-//	                          each: the token keys (see claim) make LABEL's
-//	                          token, the other keys are columns; id is LABEL
-//	                          unless id= says otherwise; LABEL*N stands for
-//	                          N rows, LABEL1 to LABELN
-//	manifest FILE             put LABEL's token in FILE for each <token:LABEL>
+//	manifest TEMPLATE OUT     write a CSV manifest from template lines
+//	                          "LABEL [key=value...]", a row each: the token
+//	                          keys (see claim) make LABEL's token, the other
+//	                          keys are columns; id is LABEL unless id= says
+//	                          otherwise; LABEL*N stands for N rows, LABEL1
+//	                          to LABELN
+//	manifest FILE             put LABEL's token in FILE in place of each
+//	                          <token:LABEL [key=value...]>
 //	report [-partial] FILE [COLUMN...]
 //	                          check a report (see checkRow; rows numbered 1
 //	                          to n, each once; -partial: at most once) and
@@ -617,53 +616,40 @@ type templateRow struct {
 	cols      [][2]string // column, value, in the line's order
 }
 
-// placeholder is where "manifest FILE" puts a label's token.
-var placeholder = regexp.MustCompile(`<token:([^<>\s]+)>`)
+// placeholder is where "manifest FILE" puts a token: <token:LABEL
+// [key=value...]>, the token keys as in a template.
+var placeholder = regexp.MustCompile(`<token:([^<>]+)>`)
 
 func cmdManifest(ts *testscript.TestScript, neg bool, args []string) {
 	s := state(ts)
-	format := ""
-	if len(args) == 4 && args[0] == "-format" {
-		format, args = args[1], args[2:]
+	if neg || len(args) == 0 || len(args) > 2 {
+		ts.Fatalf("usage: manifest TEMPLATE OUT | manifest FILE")
 	}
-	switch {
-	case neg || len(args) == 0 || len(args) > 2:
-		ts.Fatalf("usage: manifest [-format csv|jsonl|api] TEMPLATE OUT | manifest FILE")
-	case len(args) == 1:
+	if len(args) == 1 {
 		text := ts.ReadFile(args[0])
 		if !placeholder.MatchString(text) {
 			ts.Fatalf("manifest: %s has no <token:LABEL>", args[0])
 		}
 		text = placeholder.ReplaceAllStringFunc(text, func(p string) string {
-			return s.mint(ts, placeholder.FindStringSubmatch(p)[1], nil)
+			f := strings.Fields(placeholder.FindStringSubmatch(p)[1])
+			return s.mint(ts, f[0], f[1:])
 		})
 		ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(text), 0o600))
 		return
-	case format == "" && slices.Contains([]string{".jsonl", ".ndjson", ".json"}, filepath.Ext(args[1])):
-		format = "jsonl"
 	}
 	rows, columns := s.template(ts, args[0])
 	var out bytes.Buffer
-	switch format {
-	case "", "csv":
-		w := csv.NewWriter(&out)
-		w.Write(append([]string{"id", "access_token"}, columns...))
-		for _, r := range rows {
-			rec := append([]string{r.id, r.token}, make([]string, len(columns))...)
-			for _, c := range r.cols {
-				rec[2+slices.Index(columns, c[0])] = c[1]
-			}
-			w.Write(rec)
+	w := csv.NewWriter(&out)
+	w.Write(append([]string{"id", "access_token"}, columns...))
+	for _, r := range rows {
+		rec := append([]string{r.id, r.token}, make([]string, len(columns))...)
+		for _, c := range r.cols {
+			rec[2+slices.Index(columns, c[0])] = c[1]
 		}
-		w.Flush()
-		ts.Check(w.Error())
-	case "jsonl", "api":
-		for _, r := range rows {
-			out.WriteString(jsonRow(ts, r, format == "api") + "\n")
-		}
-	default:
-		ts.Fatalf("manifest: unknown format %q", format)
+		w.Write(rec)
 	}
+	w.Flush()
+	ts.Check(w.Error())
 	ts.Check(os.WriteFile(ts.MkAbs(args[1]), out.Bytes(), 0o600))
 }
 
@@ -710,53 +696,6 @@ func (s *script) template(ts *testscript.TestScript, name string) (rows []templa
 		}
 	}
 	return rows, columns
-}
-
-// apiKeys maps manifest columns to the API's input shape.
-var apiKeys = map[string][2]string{
-	"sms_enabled":              {"SMSMfaSettings", "Enabled"},
-	"sms_preferred":            {"SMSMfaSettings", "PreferredMfa"},
-	"software_token_enabled":   {"SoftwareTokenMfaSettings", "Enabled"},
-	"software_token_preferred": {"SoftwareTokenMfaSettings", "PreferredMfa"},
-	"email_enabled":            {"EmailMfaSettings", "Enabled"},
-	"email_preferred":          {"EmailMfaSettings", "PreferredMfa"},
-	"webauthn_enabled":         {"WebAuthnMfaSettings", "Enabled"},
-}
-
-// jsonRow writes a template row as a JSON Lines record, keys in the
-// template's order. Values true, false and null are JSON's; others strings.
-func jsonRow(ts *testscript.TestScript, r templateRow, api bool) string {
-	str := func(v string) string { b, _ := json.Marshal(v); return string(b) }
-	value := func(v string) string {
-		if v == "true" || v == "false" || v == "null" {
-			return v
-		}
-		return str(v)
-	}
-	if !api {
-		b := `{"id":` + str(r.id) + `,"access_token":` + str(r.token)
-		for _, c := range r.cols {
-			b += "," + str(c[0]) + ":" + value(c[1])
-		}
-		return b + "}"
-	}
-	var blocks []string
-	fields := map[string][]string{}
-	for _, c := range r.cols {
-		k, ok := apiKeys[c[0]]
-		if !ok {
-			ts.Fatalf("manifest: column %q has no place in the API shape", c[0])
-		}
-		if !slices.Contains(blocks, k[0]) {
-			blocks = append(blocks, k[0])
-		}
-		fields[k[0]] = append(fields[k[0]], str(k[1])+":"+value(c[1]))
-	}
-	b := `{"id":` + str(r.id) + `,"AccessToken":` + str(r.token)
-	for _, bl := range blocks {
-		b += "," + str(bl) + ":{" + strings.Join(fields[bl], ",") + "}"
-	}
-	return b + "}"
 }
 
 // reportColumns are the contract's report columns, in order.
