@@ -925,7 +925,7 @@ func cmdCutline(ts *testscript.TestScript, neg bool, args []string) {
 
 func cmdFifo(ts *testscript.TestScript, neg bool, args []string) {
 	s := state(ts)
-	if neg || len(args) < 2 || args[0] != "open" && args[0] != "write" || len(args) != map[string]int{"open": 2, "write": 3}[args[0]] {
+	if neg || len(args) == 0 || len(args) != map[string]int{"open": 2, "write": 3}[args[0]] {
 		ts.Fatalf("usage: fifo open FIFO | fifo write FIFO FILE")
 	}
 	name := ts.MkAbs(args[1])
