@@ -1,86 +1,73 @@
 package main
 
 // The CLI's script tests: testdata/*.txtar, run by testscript against the
-// real binary (this test binary, run as mfabatch: see init). Each script
-// gets its own fake Cognito endpoint, $COGNITO (port $COGNITO_PORT), and an
-// AWS environment with no configuration, credentials or metadata service.
-// A token's username decides what the endpoint answers (see decide):
-// throttleN-, internalN-, unavailableN- (503) and resetN- users fail their
-// first N attempts; expired- users get NotAuthorizedException, badparam-
-// users InvalidParameterException, notfound- users
-// ResourceNotFoundException, forbidden- users ForbiddenException; stall-
-// users never get an answer; slow- users get theirs after half a second.
-// echo- users get an error quoting their token in its code, message and
-// request id, echopiece- users one quoting pieces of it, and echook- users
-// a success with the token as its request id.
+// tool itself (this test binary, run as mfabatch: see TestMain). Each
+// script gets its own fake Cognito endpoint, $COGNITO (port $COGNITO_PORT),
+// and an AWS environment with no configuration, credentials, metadata
+// service or proxy.
+//
+// The endpoint answers by the token's username (see decide): throttleN-,
+// internalN-, unavailableN- (503) and resetN- users fail their first N
+// attempts; expired- users get NotAuthorizedException, badparam-
+// InvalidParameterException, notfound- ResourceNotFoundException,
+// forbidden- ForbiddenException; stall- users never get an answer, slow-
+// users get theirs after half a second; echo- users get an error quoting
+// their token in its code, message and request id, echopiece- users one
+// quoting pieces of it, echook- users a success with the token as its
+// request id.
+//
+// Every mfabatch run is checked: it exits 0, or with !, fails and is
+// followed by exitcode; its stderr shows no race or panic; and no 16
+// characters of any of the script's tokens are in its stdout, its stderr
+// or any file it wrote.
 //
 // The scripts' own commands:
 //
-//	mfabatch ARGS...          run the tool; it must exit 0, or with !, fail
-//	                          and be followed by exitcode. Every run's stdout
-//	                          and stderr are checked for pieces of the
-//	                          script's tokens, races and panics.
-//	mfabatch ARGS... &        start the tool in the background, one run at a
-//	                          time; waitrun ends it. Its standard input is a
-//	                          pipe that stays open until it exits
-//	feed FILE                 write FILE to the background run's standard
-//	                          input
+//	mfabatch ARGS... [&]      run the tool; with &, in the background (one
+//	                          at a time), its stdin a pipe open until it exits
+//	mfabatch ARGS... | head -N
+//	                          the same, its stdout read by head
+//	exitcode N                the last run exited with status N (128+N when
+//	                          signal N killed it)
 //	signal HUP|INT|TERM|KILL  send a signal to the background run
-//	waitstderr REGEXP         wait (10s at most) until the background run's
-//	                          stderr matches REGEXP
-//	waitrun [D]               wait for the background run to exit, for at
-//	                          most D (default 10s), and check it as if it
-//	                          had run in the foreground (exit status 128+N
-//	                          when signal N killed it)
-//	exitcode N                the last mfabatch run exited with status N
-//	waitcalls N               wait (10s at most) until the server has got N
-//	                          calls since the last calls
-//	waitfor FILE REGEXP       wait (10s at most) until FILE matches REGEXP
-//	                          (^ and $ match at line ends too)
-//	genmanifest [-format csv|jsonl|api] TEMPLATE OUT
-//	                          write a manifest (api: JSON Lines in the API's
-//	                          input shape; the default is from OUT's name)
-//	                          from a template of lines "LABEL [key=value...]",
-//	                          one a row: the token keys (see mintClaims) make
-//	                          LABEL's token, every other key is a column; id
-//	                          is LABEL unless id= says otherwise. LABEL*N
-//	                          stands for N rows, LABEL1 to LABELN
-//	cutline FILE N|last       cut line N of FILE short: keep its first half,
-//	                          drop the rest and its newline, as a write cut
-//	                          mid-line leaves it
-//	puttoken FILE TEXT LABEL [key=value...]
-//	                          replace TEXT in FILE with LABEL's token
+//	feed FILE                 write FILE to the background run's stdin
+//	waitfor calls N           wait until the server has had N calls since
+//	                          the last calls command
+//	waitfor stderr REGEXP     wait until the background run's stderr matches
+//	waitfor FILE REGEXP       wait until FILE matches (^ and $ at line ends)
+//	waitfor exit [D]          wait for the background run to exit, for at
+//	                          most D, and check it as any run
+//	manifest TEMPLATE OUT     write a CSV manifest from template lines
+//	                          "LABEL [key=value...]", a row each: the token
+//	                          keys (see claim) make LABEL's token, the other
+//	                          keys are columns; id is LABEL unless id= says
+//	                          otherwise; LABEL*N stands for N rows, LABEL1
+//	                          to LABELN
+//	manifest FILE             put LABEL's token in FILE in place of each
+//	                          <token:LABEL [key=value...]>
 //	report [-partial] FILE [COLUMN...]
-//	                          check a CSV or JSONL report (see checkRow) and
-//	                          print the columns as a table sorted by row, a
-//	                          token's fingerprint shown as fp(LABEL); rows
-//	                          are numbered 1 to n, each once (-partial: at
-//	                          most once)
-//	calls N|MIN-MAX           the server got N (MIN to MAX) calls since the
-//	                          last calls; print "LABEL COUNT" for each token
-//	                          called
-//	bodies [-arrival]         print the bodies of the calls since the last
-//	                          calls, each token shown as <token:LABEL>
-//	notoken FILE...           no 16 characters of any of the script's tokens
-//	                          are in FILE (or stdout, stderr)
-//	filemode FILE MODE        FILE's permission bits are MODE, in octal
-//	tlsendpoint               serve the endpoint over HTTPS too, at
-//	                          $COGNITO_TLS, its certificate signed by a CA
-//	                          made for the script (ca.pem; other-ca.pem is
-//	                          another CA's); calls then counts its calls
-//	headrun N ARGS...         run the tool as "mfabatch ARGS... | head -N":
-//	                          its stdout is read until N lines have come,
-//	                          then closed; like mfabatch otherwise
-//	fifo make FIFO            make a named pipe, mode 0644
-//	fifo open FIFO            wait (10s at most) until a reader opens FIFO,
-//	                          and keep its writing end open
-//	fifo write FIFO FILE      write FILE to FIFO (opening it as fifo open
-//	                          does, unless it is open), then close it
-//	fifo read FIFO OUT        read FIFO, once a writer opens it (10s at
-//	                          most), to its end, into OUT
+//	                          check a report (see checkRow; rows numbered 1
+//	                          to n, each once; -partial: at most once) and
+//	                          print its columns sorted by row, a token's
+//	                          fingerprint shown as fp(LABEL)
+//	calls [-bodies|-arrival] N|MIN-MAX
+//	                          the server got N (MIN to MAX) calls since the
+//	                          last calls command; print "LABEL COUNT" for
+//	                          each token called, or each call's body (by
+//	                          label, or in order of arrival), a token shown
+//	                          as <token:LABEL>
+//	cutline FILE N|last       cut line N of FILE short, as a write cut
+//	                          mid-line leaves it: its first half, no newline
+//	fifo open FIFO            wait until a reader opens FIFO, and keep its
+//	                          writing end open
+//	fifo write FIFO FILE      write FILE to FIFO (opened as fifo open does),
+//	                          then close it
+//	tlsendpoint               serve the endpoint over HTTPS at $COGNITO_TLS,
+//	                          its certificate from a CA made for the script
+//	                          (ca.pem; other-ca.pem is another CA's); calls
+//	                          then counts its calls
 //
-// A label's token is minted once per script, so manifests made from one
-// template hold the same tokens.
+// Waits give up after 10s. A label's token is minted once per script.
 
 import (
 	"bytes"
@@ -93,8 +80,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -111,15 +98,14 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
-// The test binary doubles as the tool: TestScripts links it into a bin
-// directory as "mfabatch", and run under that name it is the tool, not the
-// tests. This is what testscript.Main does; it is not used because the
-// builtin command it registers would take the place of the scripts' own
-// mfabatch command, which checks every run's exit code and output.
-func init() {
+// TestMain makes the test binary the tool when it runs as mfabatch. It does
+// not use testscript.Main: the builtin mfabatch command that registers
+// would take precedence over the scripts' own, which checks every run.
+func TestMain(m *testing.M) {
 	if filepath.Base(os.Args[0]) == "mfabatch" {
 		main()
 	}
+	os.Exit(m.Run())
 }
 
 func TestScripts(t *testing.T) {
@@ -129,34 +115,25 @@ func TestScripts(t *testing.T) {
 	}
 	testscript.Run(t, testscript.Params{
 		Dir:                "testdata",
-		Setup:              func(env *testscript.Env) error { return setupScript(env, bindir) },
+		Setup:              func(env *testscript.Env) error { return setup(env, bindir) },
 		RequireUniqueNames: true,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"mfabatch":    cmdMfabatch,
+			"exitcode":    cmdExitcode,
 			"signal":      cmdSignal,
 			"feed":        cmdFeed,
-			"waitrun":     cmdWaitrun,
-			"exitcode":    cmdExitcode,
-			"waitcalls":   cmdWaitcalls,
 			"waitfor":     cmdWaitfor,
-			"genmanifest": cmdGenmanifest,
-			"cutline":     cmdCutline,
-			"puttoken":    cmdPuttoken,
+			"manifest":    cmdManifest,
 			"report":      cmdReport,
 			"calls":       cmdCalls,
-			"bodies":      cmdBodies,
-			"notoken":     cmdNotoken,
-			"filemode":    cmdFilemode,
-			"tlsendpoint": cmdTLSEndpoint,
-			"waitstderr":  cmdWaitstderr,
-			"headrun":     cmdHeadrun,
+			"cutline":     cmdCutline,
 			"fifo":        cmdFifo,
+			"tlsendpoint": cmdTLSEndpoint,
 		},
 	})
 }
 
-// installTool puts the test binary in bindir as mfabatch: a hard link, or
-// a copy where linking fails.
+// installTool puts the test binary in bindir as mfabatch.
 func installTool(bindir string) error {
 	self, err := os.Executable()
 	if err != nil {
@@ -165,51 +142,29 @@ func installTool(bindir string) error {
 	if err := os.MkdirAll(bindir, 0o755); err != nil {
 		return err
 	}
-	bin := filepath.Join(bindir, "mfabatch")
-	if os.Link(self, bin) == nil {
-		return nil
-	}
-	in, err := os.Open(self)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(bin, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return os.Symlink(self, filepath.Join(bindir, "mfabatch"))
 }
 
 // script is one script's state, shared by its commands.
 type script struct {
-	srv *cognitotest.Server
-	bin string
-	env []string // the tool's environment, as set up
-	bg  *background
+	srv     *cognitotest.Server
+	seen    int // calls already counted by the calls command
+	bin     string
+	env     []string // the tool's environment, as set up
+	bg      *background
+	fifos   map[string]*os.File // writing ends kept open by fifo open
+	exit    int                 // the last run's exit status
+	ran     bool
+	pending bool // a failing run's exit status is still to be checked
 
-	tokens  map[string]*minted // by label
-	byToken map[string]string  // token to label
-	byFP    map[string]string  // token fingerprint to label
-
-	fifos      map[string]*os.File // writing ends kept open by fifo open
-	ran        bool
-	exit       int
-	needsCode  bool // a failing run's exit code is still to be checked
-	callsSeen  int  // calls already accounted for by the calls command
-	windowsFor int  // len(tokens) when windows was built
-	windows    map[string]string
+	tokens map[string]minted // by label
+	labels map[string]string // a token, or its fingerprint, to its label
+	pieces map[string]string // every 16 characters of a token to its label
 }
 
-// minted is a token a script made or wrote, by label.
-type minted struct {
-	label, token string
-	spec         string // the key=value pairs it was made from
-}
+// minted is a label's token, its fingerprint ("" for a blank token), and
+// the key=value pairs it was made from.
+type minted struct{ token, fp, spec string }
 
 type scriptKey struct{}
 
@@ -217,39 +172,30 @@ func state(ts *testscript.TestScript) *script {
 	return ts.Value(scriptKey{}).(*script)
 }
 
-// setupScript starts the script's Cognito endpoint and cuts the tool off
-// from any AWS configuration, credentials or metadata service.
-func setupScript(env *testscript.Env, bindir string) error {
+// setup starts the script's Cognito endpoint and cuts the tool off from
+// any AWS configuration, credentials, metadata service or proxy.
+func setup(env *testscript.Env, bindir string) error {
 	srv := cognitotest.NewServer(decide)
 	env.Defer(srv.Close)
-	u, err := url.Parse(srv.URL)
-	if err != nil {
-		return err
-	}
-	s := &script{
-		srv:     srv,
-		bin:     filepath.Join(bindir, "mfabatch"),
-		tokens:  map[string]*minted{},
-		byToken: map[string]string{},
-		byFP:    map[string]string{},
-	}
+	s := &script{srv: srv, bin: filepath.Join(bindir, "mfabatch"), fifos: map[string]*os.File{},
+		tokens: map[string]minted{}, labels: map[string]string{}, pieces: map[string]string{}}
 	env.Values[scriptKey{}] = s
 	env.Defer(func() {
+		t, ok := env.T().(interface{ Failed() bool })
+		failed := ok && t.Failed()
 		if s.bg != nil {
 			s.bg.cmd.Process.Kill()
 			<-s.bg.done
-			if t, ok := env.T().(interface{ Failed() bool }); ok && !t.Failed() {
-				env.T().Fatal("the script's background mfabatch run needs a waitrun")
-			}
 		}
-	})
-	env.Defer(func() {
-		if t, ok := env.T().(interface{ Failed() bool }); ok && !t.Failed() && s.needsCode {
+		switch {
+		case failed:
+		case s.bg != nil:
+			env.T().Fatal("the script's background mfabatch run needs a waitfor exit")
+		case s.pending:
 			env.T().Fatal("the script's last mfabatch run failed, and needs an exitcode check")
 		}
 	})
-
-	vars := make([]string, 0, len(env.Vars)+8)
+	var vars []string
 	race := false
 	for _, kv := range env.Vars {
 		k, v, _ := strings.Cut(kv, "=")
@@ -269,14 +215,13 @@ func setupScript(env *testscript.Env, bindir string) error {
 		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(none, "credentials"),
 		"AWS_EC2_METADATA_DISABLED=true",
 		"COGNITO="+srv.URL,
-		"COGNITO_PORT="+u.Port(),
+		"COGNITO_PORT="+srv.URL[strings.LastIndex(srv.URL, ":")+1:],
 	)
 	if !race {
 		// A race-enabled binary otherwise sleeps a second at every exit.
 		vars = append(vars, "GORACE=atexit_sleep_ms=10")
 	}
-	env.Vars = vars
-	s.env = vars
+	env.Vars, s.env = vars, vars
 	return nil
 }
 
@@ -290,30 +235,25 @@ var prefixFaults = map[string]cognitotest.Fault{
 	"reset":       cognitotest.Reset,       // connection reset
 }
 
-// decide answers a call by its token's username: throttleN-, internalN-,
-// unavailableN- and resetN- fail the first N attempts; expired- gets
-// NotAuthorizedException "Access Token has expired"; badparam- gets
-// InvalidParameterException; stall- never gets an answer. Others succeed.
+// answers are the answers to users by their name's first word.
+var answers = map[string]cognitotest.Reply{
+	"expired":   {Fault: cognitotest.APIError},
+	"badparam":  {Fault: cognitotest.APIError, Code: "InvalidParameterException", Message: "User does not have delivery config set to turn on SMS_MFA"},
+	"notfound":  {Fault: cognitotest.APIError, Code: "ResourceNotFoundException", Message: "User pool us-east-1_example does not exist."},
+	"forbidden": {Fault: cognitotest.APIError, Code: "ForbiddenException", Message: "Request not allowed due to WAF block."},
+	"stall":     {Fault: cognitotest.Stall},
+	"slow":      {Delay: 500 * time.Millisecond},
+}
+
+// decide answers a call by its token's username: see the top of the file.
 func decide(c cognitotest.Call) cognitotest.Reply {
 	user := usernameOf(c.Token)
-	switch {
-	case strings.HasPrefix(user, "expired-"):
-		return cognitotest.Reply{Fault: cognitotest.APIError}
-	case strings.HasPrefix(user, "badparam-"):
-		return cognitotest.Reply{Fault: cognitotest.APIError, Code: "InvalidParameterException",
-			Message: "User does not have delivery config set to turn on SMS_MFA"}
-	case strings.HasPrefix(user, "notfound-"):
-		return cognitotest.Reply{Fault: cognitotest.APIError, Code: "ResourceNotFoundException",
-			Message: "User pool us-east-1_example does not exist."}
-	case strings.HasPrefix(user, "forbidden-"):
-		return cognitotest.Reply{Fault: cognitotest.APIError, Code: "ForbiddenException",
-			Message: "Request not allowed due to WAF block."}
-	case strings.HasPrefix(user, "stall-"):
-		return cognitotest.Reply{Fault: cognitotest.Stall}
-	case strings.HasPrefix(user, "slow-"):
-		return cognitotest.Reply{Delay: slowDelay}
-	case strings.HasPrefix(user, "echo-"), strings.HasPrefix(user, "echopiece-"), strings.HasPrefix(user, "echook-"):
-		return echo(user, c.Token)
+	word, _, dash := strings.Cut(user, "-")
+	if r, ok := answers[word]; dash && ok {
+		return r
+	}
+	if dash && (word == "echo" || word == "echopiece" || word == "echook") {
+		return echo(word, c.Token)
 	}
 	if m := faultPrefix.FindStringSubmatch(user); m != nil {
 		if n, _ := strconv.Atoi(m[2]); c.Attempt <= n {
@@ -323,8 +263,18 @@ func decide(c cognitotest.Call) cognitotest.Reply {
 	return cognitotest.Reply{}
 }
 
-// slowDelay is how long slow- users wait for their answer.
-const slowDelay = 500 * time.Millisecond
+// echo answers as a server that quotes the caller's token back.
+func echo(word, token string) cognitotest.Reply {
+	switch {
+	case len(token) < 60:
+		return cognitotest.Reply{Fault: cognitotest.APIError}
+	case word == "echo":
+		return cognitotest.Reply{Fault: cognitotest.APIError, Code: "Bad" + token, Message: "Invalid token " + token, RequestID: token}
+	case word == "echook":
+		return cognitotest.Reply{RequestID: token}
+	}
+	return cognitotest.Reply{Fault: cognitotest.APIError, Code: token[:30], Message: "Invalid token " + token[5:40], RequestID: "req-" + token[40:60]}
+}
 
 // usernameOf reads a token's username claim, or "".
 func usernameOf(token string) string {
@@ -332,13 +282,8 @@ func usernameOf(token string) string {
 	if len(parts) != 3 {
 		return ""
 	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return ""
-	}
-	var p struct {
-		Username string `json:"username"`
-	}
+	b, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var p struct{ Username string }
 	_ = json.Unmarshal(b, &p)
 	return p.Username
 }
@@ -349,46 +294,59 @@ func fingerprint(token string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-func fingerprintOrBlank(token string) string {
-	if token == "" {
-		return ""
-	}
-	return fingerprint(token)
-}
-
-// checkCode fails when a failing run's exit code was left unchecked.
-func (s *script) checkCode(ts *testscript.TestScript) {
-	if s.needsCode {
-		ts.Fatalf("the failing mfabatch run before this line needs an exitcode check")
-	}
-}
-
 func cmdMfabatch(ts *testscript.TestScript, neg bool, args []string) {
 	s := state(ts)
-	s.checkCode(ts)
-	if s.bg != nil {
-		ts.Fatalf("mfabatch: a background run is still going: waitrun first")
-	}
-	if len(args) > 0 && args[len(args)-1] == "&" {
-		s.startBackground(ts, neg, args[:len(args)-1])
-		return
-	}
-	err := ts.Exec(s.bin, args...)
-	code := 0
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee) && ee.Exited():
-		code = ee.ExitCode()
+	switch n := len(args); {
+	case s.pending:
+		ts.Fatalf("the failing mfabatch run before this one needs an exitcode check")
+	case s.bg != nil:
+		ts.Fatalf("a background mfabatch run is still going: waitfor exit first")
+	case n > 0 && args[n-1] == "&":
+		s.bg = s.start(ts, neg, args[:n-1])
+	case n > 2 && args[n-3] == "|":
+		// bash's pipefail makes the run's status mfabatch's, not head's.
+		line := shellQuote(append([]string{s.bin}, args[:n-3]...)) + " | " + shellQuote(args[n-2:])
+		s.run(ts, neg, "bash", "-o", "pipefail", "-c", line)
 	default:
-		ts.Fatalf("mfabatch: %v", err)
+		s.run(ts, neg, s.bin, args...)
 	}
-	s.checkRun(ts, neg, code, ts.ReadFile("stdout"), ts.ReadFile("stderr"))
 }
 
-// checkRun records a finished run's exit code and checks its output.
-func (s *script) checkRun(ts *testscript.TestScript, neg bool, code int, stdout, stderr string) {
-	s.ran, s.exit, s.needsCode = true, code, neg
+// run runs a command in the foreground and checks it as a run.
+func (s *script) run(ts *testscript.TestScript, neg bool, name string, args ...string) {
+	before := stamps(ts)
+	err := ts.Exec(name, args...)
+	var ee *exec.ExitError
+	code := 0
+	switch {
+	case errors.As(err, &ee):
+		code = exitStatus(ee.ProcessState)
+	case err != nil:
+		ts.Fatalf("mfabatch: %v", err)
+	}
+	s.check(ts, neg, code, ts.ReadFile("stdout"), ts.ReadFile("stderr"), before)
+}
+
+func shellQuote(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
+}
+
+// exitStatus is a run's exit status, 128+N when signal N ended it.
+func exitStatus(ps *os.ProcessState) int {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+// check records a finished run's exit status and checks its output and
+// the files it wrote.
+func (s *script) check(ts *testscript.TestScript, neg bool, code int, stdout, stderr string, before map[string]stamp) {
+	s.ran, s.exit, s.pending = true, code, neg
 	for _, bad := range []string{"WARNING: DATA RACE", "panic: ", "goroutine "} {
 		if strings.Contains(stderr, bad) {
 			ts.Fatalf("mfabatch's stderr has %q", bad)
@@ -396,6 +354,13 @@ func (s *script) checkRun(ts *testscript.TestScript, neg bool, code int, stdout,
 	}
 	s.checkNoToken(ts, "stdout", stdout)
 	s.checkNoToken(ts, "stderr", stderr)
+	for path, st := range stamps(ts) {
+		if before[path] != st {
+			b, err := os.ReadFile(path)
+			ts.Check(err)
+			s.checkNoToken(ts, path, string(b))
+		}
+	}
 	switch {
 	case neg && code == 0:
 		ts.Fatalf("mfabatch succeeded, want a failure")
@@ -404,100 +369,144 @@ func (s *script) checkRun(ts *testscript.TestScript, neg bool, code int, stdout,
 	}
 }
 
+// stamp tells whether a file was written since it was taken.
+type stamp struct {
+	size  int64
+	mtime time.Time
+	inode uint64
+}
+
+// stamps stamps the regular files under $WORK.
+func stamps(ts *testscript.TestScript) map[string]stamp {
+	m := map[string]stamp{}
+	filepath.WalkDir(ts.Getenv("WORK"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil {
+			m[path] = stamp{fi.Size(), fi.ModTime(), fi.Sys().(*syscall.Stat_t).Ino}
+		}
+		return nil
+	})
+	return m
+}
+
+// tokenPiece is how much of a token must never be shown.
+const tokenPiece = 16
+
+// checkNoToken fails if text holds tokenPiece characters of any token the
+// script made.
+func (s *script) checkNoToken(ts *testscript.TestScript, name, text string) {
+	for i := 0; i+tokenPiece <= len(text); i++ {
+		if label, ok := s.pieces[text[i:i+tokenPiece]]; ok {
+			ts.Fatalf("%s shows part of %s's token at byte %d", name, label, i)
+		}
+	}
+}
+
+func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
+	s := state(ts)
+	want, err := strconv.Atoi(strings.Join(args, " "))
+	switch {
+	case neg || err != nil:
+		ts.Fatalf("usage: exitcode N")
+	case !s.ran:
+		ts.Fatalf("exitcode: mfabatch has not run")
+	}
+	s.pending = false
+	if s.exit != want {
+		ts.Fatalf("mfabatch exited %d, want %d", s.exit, want)
+	}
+}
+
 // background is a run started with "mfabatch ... &".
 type background struct {
 	cmd            *exec.Cmd
 	neg            bool // started with !
 	stdin          io.WriteCloser
-	stdout, stderr syncBuffer
+	stdout, stderr *os.File
+	before         map[string]stamp
 	done           chan struct{} // closed once cmd.Wait has returned
 }
 
-func (s *script) startBackground(ts *testscript.TestScript, neg bool, args []string) {
-	bg := &background{neg: neg, done: make(chan struct{})}
-	bg.cmd = s.command(ts, args)
-	bg.cmd.Stdout, bg.cmd.Stderr = &bg.stdout, &bg.stderr
+func (s *script) start(ts *testscript.TestScript, neg bool, args []string) *background {
+	bg := &background{neg: neg, before: stamps(ts), done: make(chan struct{})}
+	bg.cmd = exec.Command(s.bin, args...)
+	bg.cmd.Dir = ts.MkAbs(".")
+	for _, kv := range s.env {
+		k, _, _ := strings.Cut(kv, "=")
+		bg.cmd.Env = append(bg.cmd.Env, k+"="+ts.Getenv(k))
+	}
+	for _, f := range []**os.File{&bg.stdout, &bg.stderr} {
+		var err error
+		*f, err = os.CreateTemp("", "mfabatch-output-")
+		ts.Check(err)
+		ts.Defer(func() { (*f).Close(); os.Remove((*f).Name()) })
+	}
+	bg.cmd.Stdout, bg.cmd.Stderr = bg.stdout, bg.stderr
 	var err error
 	bg.stdin, err = bg.cmd.StdinPipe()
 	ts.Check(err)
 	ts.Check(bg.cmd.Start())
 	go func() { bg.cmd.Wait(); close(bg.done) }()
-	s.bg = bg
+	return bg
 }
 
-// command is the tool run with args in the script's directory and
-// environment.
-func (s *script) command(ts *testscript.TestScript, args []string) *exec.Cmd {
-	cmd := exec.Command(s.bin, args...)
-	cmd.Dir = ts.MkAbs(".")
-	for _, kv := range s.env {
-		k, _, _ := strings.Cut(kv, "=")
-		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
+// output reads what a background run has written to f so far.
+func output(ts *testscript.TestScript, f *os.File) string {
+	b, err := os.ReadFile(f.Name())
+	ts.Check(err)
+	return string(b)
+}
+
+// background returns the background run, for a command that needs it.
+func (s *script) background(ts *testscript.TestScript, cmd string) *background {
+	if s.bg == nil {
+		ts.Fatalf("%s: no background mfabatch run", cmd)
 	}
-	return cmd
+	return s.bg
 }
 
 var signals = map[string]syscall.Signal{"HUP": syscall.SIGHUP, "INT": syscall.SIGINT, "TERM": syscall.SIGTERM, "KILL": syscall.SIGKILL}
 
 func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
-	s := state(ts)
 	if neg || len(args) != 1 || signals[args[0]] == 0 {
 		ts.Fatalf("usage: signal HUP|INT|TERM|KILL")
 	}
-	if s.bg == nil {
-		ts.Fatalf("signal: no background mfabatch run")
-	}
-	ts.Check(s.bg.cmd.Process.Signal(signals[args[0]]))
+	ts.Check(state(ts).background(ts, "signal").cmd.Process.Signal(signals[args[0]]))
 }
 
 func cmdFeed(ts *testscript.TestScript, neg bool, args []string) {
-	s := state(ts)
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: feed FILE")
 	}
-	if s.bg == nil {
-		ts.Fatalf("feed: no background mfabatch run")
-	}
-	_, err := io.WriteString(s.bg.stdin, ts.ReadFile(args[0]))
+	_, err := io.WriteString(state(ts).background(ts, "feed").stdin, ts.ReadFile(args[0]))
 	ts.Check(err)
 }
 
-func cmdWaitrun(ts *testscript.TestScript, neg bool, args []string) {
+func cmdWaitfor(ts *testscript.TestScript, neg bool, args []string) {
 	s := state(ts)
-	limit := 10 * time.Second
-	if len(args) == 1 {
-		d, err := time.ParseDuration(args[0])
+	if neg || len(args) != 2 && !(len(args) == 1 && args[0] == "exit") {
+		ts.Fatalf("usage: waitfor calls N | stderr REGEXP | FILE REGEXP | exit [DURATION]")
+	}
+	switch args[0] {
+	case "exit":
+		s.waitExit(ts, args[1:])
+		return
+	case "calls":
+		n, err := strconv.Atoi(args[1])
 		ts.Check(err)
-		limit = d
+		poll(ts, args[1]+" calls", func() bool { return len(s.srv.Calls())-s.seen >= n })
+		return
 	}
-	if neg || len(args) > 1 {
-		ts.Fatalf("usage: waitrun [DURATION]")
+	re, err := regexp.Compile("(?m)" + args[1])
+	ts.Check(err)
+	read := func() []byte { b, _ := os.ReadFile(ts.MkAbs(args[0])); return b }
+	if args[0] == "stderr" {
+		bg := s.background(ts, "waitfor stderr")
+		read = func() []byte { return []byte(output(ts, bg.stderr)) }
 	}
-	bg := s.bg
-	if bg == nil {
-		ts.Fatalf("waitrun: no background mfabatch run")
-	}
-	start := time.Now()
-	select {
-	case <-bg.done:
-	case <-time.After(limit):
-		bg.cmd.Process.Kill()
-		<-bg.done
-		s.bg = nil
-		ts.Fatalf("the background mfabatch run did not exit within %v; killed\nstderr:\n%s", limit, bg.stderr.String())
-	}
-	s.bg = nil
-	ts.Logf("the background run ended %v after waitrun began", time.Since(start).Round(time.Millisecond))
-	// The run's output becomes the script's stdout and stderr once this
-	// command returns.
-	stdout, stderr := bg.stdout.String(), bg.stderr.String()
-	fmt.Fprint(ts.Stdout(), stdout)
-	fmt.Fprint(ts.Stderr(), stderr)
-	code := bg.cmd.ProcessState.ExitCode()
-	if ws, ok := bg.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		code = 128 + int(ws.Signal())
-	}
-	s.checkRun(ts, bg.neg, code, stdout, stderr)
+	poll(ts, fmt.Sprintf("%s to match %q", args[0], args[1]), func() bool { return re.Match(read()) })
 }
 
 // poll calls done until it is true, for at most 10 seconds.
@@ -511,61 +520,33 @@ func poll(ts *testscript.TestScript, what string, done func() bool) {
 	}
 }
 
-func cmdWaitcalls(ts *testscript.TestScript, neg bool, args []string) {
-	s := state(ts)
-	n, err := strconv.Atoi(strings.Join(args, " "))
-	if neg || err != nil {
-		ts.Fatalf("usage: waitcalls N")
+// waitExit waits for the background run to exit, for at most args[0]
+// (10s by default), and checks it. Its output becomes the script's.
+func (s *script) waitExit(ts *testscript.TestScript, args []string) {
+	bg := s.background(ts, "waitfor exit")
+	limit := 10 * time.Second
+	if len(args) == 1 {
+		d, err := time.ParseDuration(args[0])
+		ts.Check(err)
+		limit = d
 	}
-	poll(ts, fmt.Sprintf("%d calls", n), func() bool { return len(s.newCalls()) >= n })
+	select {
+	case <-bg.done:
+	case <-time.After(limit):
+		bg.cmd.Process.Kill()
+		<-bg.done
+		s.bg = nil
+		ts.Fatalf("the background mfabatch run did not exit within %v; killed\nstderr:\n%s", limit, output(ts, bg.stderr))
+	}
+	s.bg = nil
+	stdout, stderr := output(ts, bg.stdout), output(ts, bg.stderr)
+	fmt.Fprint(ts.Stdout(), stdout)
+	fmt.Fprint(ts.Stderr(), stderr)
+	s.check(ts, bg.neg, exitStatus(bg.cmd.ProcessState), stdout, stderr, bg.before)
 }
 
-func cmdWaitfor(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 2 {
-		ts.Fatalf("usage: waitfor FILE REGEXP")
-	}
-	re, err := regexp.Compile("(?m)" + args[1])
-	ts.Check(err)
-	poll(ts, fmt.Sprintf("%s to match %q", args[0], args[1]), func() bool {
-		b, _ := os.ReadFile(ts.MkAbs(args[0]))
-		return re.Match(b)
-	})
-}
-
-func cmdCutline(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 2 {
-		ts.Fatalf("usage: cutline FILE N|last")
-	}
-	lines := slices.Collect(strings.Lines(ts.ReadFile(args[0])))
-	n, err := strconv.Atoi(args[1])
-	if args[1] == "last" {
-		n, err = len(lines), nil
-	}
-	if err != nil || n < 1 || n > len(lines) {
-		ts.Fatalf("cutline: %s has no line %s", args[0], args[1])
-	}
-	line := strings.TrimSuffix(lines[n-1], "\n")
-	lines[n-1] = line[:len(line)/2]
-	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(strings.Join(lines, "")), 0o600))
-}
-
-func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
-	s := state(ts)
-	want, err := strconv.Atoi(strings.Join(args, " "))
-	if neg || err != nil {
-		ts.Fatalf("usage: exitcode N")
-	}
-	if !s.ran {
-		ts.Fatalf("exitcode: mfabatch has not run")
-	}
-	s.needsCode = false
-	if s.exit != want {
-		ts.Fatalf("mfabatch exited %d, want %d", s.exit, want)
-	}
-}
-
-// mint returns LABEL's token: minted from kvs (see mintClaims) the first
-// time, the same token after that. Asking again with other kvs is an error.
+// mint returns LABEL's token: minted from kvs (see claim) the first time,
+// the same token after that. Asking again with other kvs is an error.
 func (s *script) mint(ts *testscript.TestScript, label string, kvs []string) string {
 	spec := strings.Join(kvs, " ")
 	if m, ok := s.tokens[label]; ok {
@@ -574,87 +555,111 @@ func (s *script) mint(ts *testscript.TestScript, label string, kvs []string) str
 		}
 		return m.token
 	}
-	token, literal := "", false
 	c := cognitotest.Claims{Username: label}
+	token, literal := "", false
 	for _, kv := range kvs {
 		k, v, _ := strings.Cut(kv, "=")
-		if k == "token" {
+		switch {
+		case k == "token":
 			token, literal = v, true
-			continue
-		}
-		if !mintClaims(&c, k, v) {
+		case !claim(&c, k, v):
 			ts.Fatalf("token %s: unknown key %q", label, k)
 		}
 	}
-	if literal && len(kvs) > 1 {
+	switch {
+	case literal && len(kvs) > 1:
 		ts.Fatalf("token %s: token= takes no other token keys", label)
-	}
-	if !literal {
+	case !literal:
 		token = cognitotest.Token(c)
 	}
-	s.tokens[label] = &minted{label: label, token: token, spec: spec}
+	m := minted{token: token, spec: spec}
 	if token != "" {
-		s.byToken[token] = label
-		s.byFP[fingerprint(token)] = label
+		m.fp = fingerprint(token)
+		s.labels[token], s.labels[m.fp] = label, label
+	}
+	s.tokens[label] = m
+	for i := 0; i+tokenPiece <= len(token); i++ {
+		s.pieces[token[i:i+tokenPiece]] = label
 	}
 	return token
 }
 
-// mintClaims sets a token key: username (default: the row's label), sub,
+// claim sets a token key: username (by default the row's label), sub,
 // region, pool, iss, token_use, scope, client_id ("-" leaves a claim out,
 // as cognitotest.Omit), and exp as a duration from now ("-1h", "3s").
 // token=TEXT instead writes TEXT as the token ("token=" leaves it blank).
-func mintClaims(c *cognitotest.Claims, k, v string) bool {
-	dst := map[string]*string{
+func claim(c *cognitotest.Claims, k, v string) bool {
+	fields := map[string]*string{
 		"username": &c.Username, "sub": &c.Sub, "region": &c.Region, "pool": &c.PoolID,
 		"iss": &c.Issuer, "token_use": &c.TokenUse, "scope": &c.Scope, "client_id": &c.ClientID,
 	}
-	if p, ok := dst[k]; ok {
+	if p, ok := fields[k]; ok {
 		*p = v
 		return true
 	}
-	if k == "exp" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return false
-		}
-		c.Exp = time.Now().Add(d)
-		return true
+	if k != "exp" {
+		return false
 	}
-	return false
+	d, err := time.ParseDuration(v)
+	c.Exp = time.Now().Add(d)
+	return err == nil
 }
 
-// tokenKeys are the template keys that make the token, not the row.
-var tokenKeys = map[string]bool{
-	"token": true, "username": true, "sub": true, "region": true, "pool": true,
-	"iss": true, "token_use": true, "scope": true, "client_id": true, "exp": true,
+// isTokenKey tells a template's token keys from its columns.
+func isTokenKey(k string) bool {
+	return k == "token" || k == "exp" || claim(&cognitotest.Claims{}, k, "")
 }
 
-// templateRow is one line of a genmanifest template.
+// templateRow is one row of a manifest template.
 type templateRow struct {
 	id, token string
 	cols      [][2]string // column, value, in the line's order
 }
 
-func cmdGenmanifest(ts *testscript.TestScript, neg bool, args []string) {
+// placeholder is where "manifest FILE" puts a token: <token:LABEL
+// [key=value...]>, the token keys as in a template.
+var placeholder = regexp.MustCompile(`<token:([^<>]+)>`)
+
+func cmdManifest(ts *testscript.TestScript, neg bool, args []string) {
 	s := state(ts)
-	s.checkCode(ts)
-	format := ""
-	if len(args) > 0 && args[0] == "-format" && len(args) > 1 {
-		format, args = args[1], args[2:]
+	if neg || len(args) == 0 || len(args) > 2 {
+		ts.Fatalf("usage: manifest TEMPLATE OUT | manifest FILE")
 	}
-	if neg || len(args) != 2 {
-		ts.Fatalf("usage: genmanifest [-format csv|jsonl|api] TEMPLATE OUT")
-	}
-	if format == "" {
-		format = "csv"
-		if ext := filepath.Ext(args[1]); ext == ".jsonl" || ext == ".ndjson" || ext == ".json" {
-			format = "jsonl"
+	if len(args) == 1 {
+		text := ts.ReadFile(args[0])
+		if !placeholder.MatchString(text) {
+			ts.Fatalf("manifest: %s has no <token:LABEL>", args[0])
 		}
+		text = placeholder.ReplaceAllStringFunc(text, func(p string) string {
+			f := strings.Fields(placeholder.FindStringSubmatch(p)[1])
+			return s.mint(ts, f[0], f[1:])
+		})
+		ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(text), 0o600))
+		return
 	}
-	var rows []templateRow
-	var columns []string // every column, in order of first use
-	for line := range strings.Lines(ts.ReadFile(args[0])) {
+	rows, columns := s.template(ts, args[0])
+	var out bytes.Buffer
+	w := csv.NewWriter(&out)
+	w.Write(append([]string{"id", "access_token"}, columns...))
+	for _, r := range rows {
+		rec := append([]string{r.id, r.token}, make([]string, len(columns))...)
+		for _, c := range r.cols {
+			rec[2+slices.Index(columns, c[0])] = c[1]
+		}
+		w.Write(rec)
+	}
+	w.Flush()
+	ts.Check(w.Error())
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), out.Bytes(), 0o600))
+}
+
+// repeatLabel is a template label standing for many rows: LABEL*N.
+var repeatLabel = regexp.MustCompile(`^(.+)\*(\d+)$`)
+
+// template reads a manifest template: its rows, and every column in order
+// of first use.
+func (s *script) template(ts *testscript.TestScript, name string) (rows []templateRow, columns []string) {
+	for line := range strings.Lines(ts.ReadFile(name)) {
 		f := strings.Fields(line)
 		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
 			continue
@@ -668,14 +673,14 @@ func cmdGenmanifest(ts *testscript.TestScript, neg bool, args []string) {
 			}
 		}
 		var cols [][2]string
-		id := ""
+		var id string
 		var tokenKVs []string
 		for _, kv := range f[1:] {
 			k, v, ok := strings.Cut(kv, "=")
 			switch {
 			case !ok:
-				ts.Fatalf("%s: %q is not key=value", args[0], kv)
-			case tokenKeys[k]:
+				ts.Fatalf("%s: %q is not key=value", name, kv)
+			case isTokenKey(k):
 				tokenKVs = append(tokenKVs, kv)
 			case k == "id":
 				id = v
@@ -687,103 +692,10 @@ func cmdGenmanifest(ts *testscript.TestScript, neg bool, args []string) {
 			}
 		}
 		for _, label := range labels {
-			r := templateRow{id: cmp.Or(id, label), cols: cols}
-			r.token = s.mint(ts, label, tokenKVs)
-			rows = append(rows, r)
+			rows = append(rows, templateRow{cmp.Or(id, label), s.mint(ts, label, tokenKVs), cols})
 		}
 	}
-	var out bytes.Buffer
-	switch format {
-	case "csv":
-		w := csv.NewWriter(&out)
-		ts.Check(w.Write(append([]string{"id", "access_token"}, columns...)))
-		for _, r := range rows {
-			rec := make([]string, 2+len(columns))
-			rec[0], rec[1] = r.id, r.token
-			for _, c := range r.cols {
-				rec[2+slices.Index(columns, c[0])] = c[1]
-			}
-			ts.Check(w.Write(rec))
-		}
-		w.Flush()
-		ts.Check(w.Error())
-	case "jsonl", "api":
-		for _, r := range rows {
-			out.WriteString(jsonRow(ts, r, format == "api"))
-			out.WriteByte('\n')
-		}
-	default:
-		ts.Fatalf("genmanifest: unknown format %q", format)
-	}
-	ts.Check(os.WriteFile(ts.MkAbs(args[1]), out.Bytes(), 0o600))
-}
-
-// repeatLabel is a template label standing for many rows: LABEL*N.
-var repeatLabel = regexp.MustCompile(`^(.+)\*(\d+)$`)
-
-// apiKeys maps manifest columns to the API's input shape.
-var apiKeys = map[string][2]string{
-	"sms_enabled":              {"SMSMfaSettings", "Enabled"},
-	"sms_preferred":            {"SMSMfaSettings", "PreferredMfa"},
-	"software_token_enabled":   {"SoftwareTokenMfaSettings", "Enabled"},
-	"software_token_preferred": {"SoftwareTokenMfaSettings", "PreferredMfa"},
-	"email_enabled":            {"EmailMfaSettings", "Enabled"},
-	"email_preferred":          {"EmailMfaSettings", "PreferredMfa"},
-	"webauthn_enabled":         {"WebAuthnMfaSettings", "Enabled"},
-}
-
-// jsonRow writes a template row as a JSON Lines record, keys in the
-// template's order. Values true, false and null are JSON's; others strings.
-func jsonRow(ts *testscript.TestScript, r templateRow, api bool) string {
-	value := func(v string) string {
-		switch v {
-		case "true", "false", "null":
-			return v
-		}
-		b, _ := json.Marshal(v)
-		return string(b)
-	}
-	str := func(v string) string { b, _ := json.Marshal(v); return string(b) }
-	var b strings.Builder
-	b.WriteString(`{"id":` + str(r.id))
-	if !api {
-		b.WriteString(`,"access_token":` + str(r.token))
-		for _, c := range r.cols {
-			b.WriteString("," + str(c[0]) + ":" + value(c[1]))
-		}
-		return b.String() + "}"
-	}
-	b.WriteString(`,"AccessToken":` + str(r.token))
-	var blocks []string
-	fields := map[string][]string{}
-	for _, c := range r.cols {
-		k, ok := apiKeys[c[0]]
-		if !ok {
-			ts.Fatalf("genmanifest: column %q has no place in the API shape", c[0])
-		}
-		if !slices.Contains(blocks, k[0]) {
-			blocks = append(blocks, k[0])
-		}
-		fields[k[0]] = append(fields[k[0]], str(k[1])+":"+value(c[1]))
-	}
-	for _, bl := range blocks {
-		b.WriteString("," + str(bl) + ":{" + strings.Join(fields[bl], ",") + "}")
-	}
-	return b.String() + "}"
-}
-
-func cmdPuttoken(ts *testscript.TestScript, neg bool, args []string) {
-	s := state(ts)
-	s.checkCode(ts)
-	if neg || len(args) < 3 {
-		ts.Fatalf("usage: puttoken FILE TEXT LABEL [key=value...]")
-	}
-	data := ts.ReadFile(args[0])
-	if !strings.Contains(data, args[1]) {
-		ts.Fatalf("puttoken: %s has no %q", args[0], args[1])
-	}
-	token := s.mint(ts, args[2], args[3:])
-	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(strings.ReplaceAll(data, args[1], token)), 0o600))
+	return rows, columns
 }
 
 // reportColumns are the contract's report columns, in order.
@@ -799,85 +711,75 @@ var statuses = []string{"succeeded", "failed", "invalid", "skipped", "dry_run", 
 // value as text: "" for an empty cell or a JSON null, and a JSON request
 // object as compact JSON.
 func readReport(data string) ([]map[string]string, error) {
-	if strings.HasPrefix(data, "{") {
-		var rows []map[string]string
-		for line := range strings.Lines(data) {
-			var obj map[string]json.RawMessage
-			if err := json.Unmarshal([]byte(line), &obj); err != nil {
-				return nil, fmt.Errorf("JSONL report line %d: %v", len(rows)+1, err)
-			}
-			if keys := slices.Sorted(maps.Keys(obj)); !slices.Equal(keys, slices.Sorted(slices.Values(reportColumns))) {
-				return nil, fmt.Errorf("JSONL report line %d: keys %v, want %v", len(rows)+1, keys, reportColumns)
-			}
+	var rows []map[string]string
+	if !strings.HasPrefix(data, "{") {
+		recs, err := csv.NewReader(strings.NewReader(data)).ReadAll()
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("CSV report: %v", err)
+		case len(recs) == 0 || !slices.Equal(recs[0], reportColumns):
+			return nil, fmt.Errorf("CSV report header %q, want %q", recs[:min(len(recs), 1)], reportColumns)
+		}
+		for _, rec := range recs[1:] {
 			row := map[string]string{}
-			for k, raw := range obj {
-				var str string
-				switch {
-				case string(raw) == "null":
-				case json.Unmarshal(raw, &str) == nil:
-					row[k] = str
-				case k == "request":
-					var c bytes.Buffer
-					if err := json.Compact(&c, raw); err != nil {
-						return nil, err
-					}
-					row[k] = c.String()
-				default:
-					row[k] = string(raw)
-				}
+			for i, c := range reportColumns {
+				row[c] = rec[i]
 			}
 			rows = append(rows, row)
 		}
 		return rows, nil
 	}
-	recs, err := csv.NewReader(strings.NewReader(data)).ReadAll()
-	if err != nil {
-		return nil, fmt.Errorf("CSV report: %v", err)
-	}
-	if len(recs) == 0 || !slices.Equal(recs[0], reportColumns) {
-		return nil, fmt.Errorf("CSV report header %q, want %q", recs, reportColumns)
-	}
-	var rows []map[string]string
-	for _, rec := range recs[1:] {
+	for line := range strings.Lines(data) {
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(line), &obj); err != nil {
+			return nil, fmt.Errorf("JSONL report line %d: %v", len(rows)+1, err)
+		}
+		if keys := slices.Sorted(maps.Keys(obj)); !slices.Equal(keys, slices.Sorted(slices.Values(reportColumns))) {
+			return nil, fmt.Errorf("JSONL report line %d: keys %v, want %v", len(rows)+1, keys, reportColumns)
+		}
 		row := map[string]string{}
-		for i, c := range reportColumns {
-			row[c] = rec[i]
+		for k, raw := range obj {
+			var str string
+			var c bytes.Buffer
+			switch {
+			case string(raw) == "null":
+			case json.Unmarshal(raw, &str) == nil:
+				row[k] = str
+			case k == "request" && json.Compact(&c, raw) == nil:
+				row[k] = c.String()
+			default:
+				row[k] = string(raw)
+			}
 		}
 		rows = append(rows, row)
 	}
 	return rows, nil
 }
 
-var hex16 = regexp.MustCompile(`^[0-9a-f]{16}$`)
+var hex16 = regexp.MustCompile(`[0-9a-f]{16}`)
 
 // checkRow checks what every report row must satisfy: counts are counts,
 // the status is one of the contract's, token_sha256 is 16 hex digits (and,
 // for a row whose id is a label, that of the label's token), started_at is
 // RFC 3339 UTC, and the request's AccessToken is <redacted:token_sha256>.
-// readReport has checked the columns, and cmdReport checks that the rows
-// are numbered 1 to n, each once.
 func (s *script) checkRow(r map[string]string) error {
 	for _, c := range []string{"row", "attempts", "duration_ms"} {
 		if n, err := strconv.Atoi(r[c]); err != nil || n < 0 {
 			return fmt.Errorf("%s %q is not a count", c, r[c])
 		}
 	}
-	if r["http_status"] != "" {
-		if n, err := strconv.Atoi(r["http_status"]); err != nil || n < 100 || n > 599 {
-			return fmt.Errorf("http_status %q", r["http_status"])
-		}
+	if n, err := strconv.Atoi(r["http_status"]); r["http_status"] != "" && (err != nil || n < 100 || n > 599) {
+		return fmt.Errorf("http_status %q", r["http_status"])
 	}
 	if !slices.Contains(statuses, r["status"]) {
 		return fmt.Errorf("status %q is none of %v", r["status"], statuses)
 	}
 	fp := r["token_sha256"]
-	if fp != "" && !hex16.MatchString(fp) {
+	if fp != "" && hex16.FindString(fp) != fp {
 		return fmt.Errorf("token_sha256 %q is not 16 hex digits", fp)
 	}
-	if m, ok := s.tokens[r["id"]]; ok {
-		if want := fingerprintOrBlank(m.token); fp != want {
-			return fmt.Errorf("token_sha256 %q is not that of %s's token, %q", fp, r["id"], want)
-		}
+	if m, ok := s.tokens[r["id"]]; ok && fp != m.fp {
+		return fmt.Errorf("token_sha256 %q is not that of %s's token, %q", fp, r["id"], m.fp)
 	}
 	if t, err := time.Parse(time.RFC3339, r["started_at"]); err != nil || t.Location() != time.UTC {
 		return fmt.Errorf("started_at %q is not RFC 3339 UTC", r["started_at"])
@@ -896,7 +798,6 @@ func (s *script) checkRow(r map[string]string) error {
 
 func cmdReport(ts *testscript.TestScript, neg bool, args []string) {
 	s := state(ts)
-	s.checkCode(ts)
 	partial := len(args) > 0 && args[0] == "-partial"
 	if partial {
 		args = args[1:]
@@ -922,62 +823,46 @@ func cmdReport(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	n := func(r map[string]string) int { v, _ := strconv.Atoi(r["row"]); return v }
 	slices.SortStableFunc(rows, func(a, b map[string]string) int { return n(a) - n(b) })
+	var numbers []int
+	for _, r := range rows {
+		numbers = append(numbers, n(r))
+	}
 	for i, r := range rows {
-		switch {
-		case !partial && n(r) != i+1:
-			ts.Fatalf("%s: report rows are %v, want 1 to %d, each once", args[0], rowNumbers(rows), len(rows))
-		case partial && i > 0 && n(r) == n(rows[i-1]):
-			ts.Fatalf("%s: report rows are %v, want each at most once", args[0], rowNumbers(rows))
+		if !partial && n(r) != i+1 || partial && i > 0 && n(r) == n(rows[i-1]) {
+			ts.Fatalf("%s: report rows are %v, want 1 to %d, each once (-partial: at most once)", args[0], numbers, len(rows))
 		}
 	}
-	var b strings.Builder
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(ts.Stdout(), 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(cols, "\t"))
 	for _, r := range rows {
 		cells := make([]string, len(cols))
 		for i, c := range cols {
-			cells[i] = s.showFingerprints(r[c])
-			if cells[i] == "" {
-				cells[i] = "-"
-			}
+			cells[i] = cmp.Or(hex16.ReplaceAllStringFunc(r[c], s.showFingerprint), "-")
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	ts.Check(tw.Flush())
-	fmt.Fprint(ts.Stdout(), b.String())
 }
 
-func rowNumbers(rows []map[string]string) []string {
-	var ns []string
-	for _, r := range rows {
-		ns = append(ns, r["row"])
+// showFingerprint writes the fingerprint of a script's token as fp(LABEL).
+func (s *script) showFingerprint(fp string) string {
+	if label, ok := s.labels[fp]; ok {
+		return "fp(" + label + ")"
 	}
-	return ns
+	return fp
 }
 
-// showFingerprints writes each fingerprint of a script's token as fp(LABEL).
-func (s *script) showFingerprints(cell string) string {
-	for fp, label := range s.byFP {
-		cell = strings.ReplaceAll(cell, fp, "fp("+label+")")
-	}
-	return cell
-}
-
-// newCalls returns the calls since the last calls command.
-func (s *script) newCalls() []cognitotest.Call {
-	return s.srv.Calls()[s.callsSeen:]
-}
-
+// label is the label of a token the script made, or "?".
 func (s *script) label(token string) string {
-	if l, ok := s.byToken[token]; ok {
-		return l
-	}
-	return "?"
+	return cmp.Or(s.labels[token], "?")
 }
 
 func cmdCalls(ts *testscript.TestScript, neg bool, args []string) {
 	s := state(ts)
-	s.checkCode(ts)
+	show := ""
+	if len(args) == 2 && (args[0] == "-bodies" || args[0] == "-arrival") {
+		show, args = args[0], args[1:]
+	}
 	lo, hi, isRange := strings.Cut(strings.Join(args, " "), "-")
 	least, err := strconv.Atoi(lo)
 	most := least
@@ -985,10 +870,10 @@ func cmdCalls(ts *testscript.TestScript, neg bool, args []string) {
 		most, err = strconv.Atoi(hi)
 	}
 	if neg || err != nil {
-		ts.Fatalf("usage: calls N|MIN-MAX")
+		ts.Fatalf("usage: calls [-bodies|-arrival] N|MIN-MAX")
 	}
-	calls := s.newCalls()
-	s.callsSeen += len(calls)
+	calls := s.srv.Calls()[s.seen:]
+	s.seen += len(calls)
 	count := map[string]int{}
 	for _, c := range calls {
 		if c.Op != "SetUserMFAPreference" {
@@ -1000,84 +885,89 @@ func cmdCalls(ts *testscript.TestScript, neg bool, args []string) {
 	for _, l := range slices.Sorted(maps.Keys(count)) {
 		fmt.Fprintf(&b, "%s %d\n", l, count[l])
 	}
-	fmt.Fprint(ts.Stdout(), b.String())
 	if len(calls) < least || len(calls) > most {
-		want := lo
-		if isRange {
-			want = lo + " to " + hi
-		}
-		ts.Fatalf("the server got %d calls, want %s:\n%s", len(calls), want, b.String())
+		ts.Fatalf("the server got %d calls, want %s:\n%s", len(calls), strings.Join(args, " "), b.String())
 	}
-}
-
-func cmdBodies(ts *testscript.TestScript, neg bool, args []string) {
-	s := state(ts)
-	s.checkCode(ts)
-	arrival := len(args) == 1 && args[0] == "-arrival"
-	if neg || len(args) > 1 || len(args) == 1 && !arrival {
-		ts.Fatalf("usage: bodies [-arrival]")
+	if show == "" {
+		fmt.Fprint(ts.Stdout(), b.String())
+		return
 	}
-	calls := s.newCalls()
-	if !arrival {
+	if show == "-bodies" {
 		slices.SortStableFunc(calls, func(a, b cognitotest.Call) int {
 			return cmp.Or(strings.Compare(s.label(a.Token), s.label(b.Token)), a.Attempt-b.Attempt)
 		})
 	}
-	var b strings.Builder
 	for _, c := range calls {
 		body := string(c.Body)
 		if c.Token != "" {
 			body = strings.ReplaceAll(body, c.Token, "<token:"+s.label(c.Token)+">")
 		}
-		b.WriteString(body + "\n")
-	}
-	fmt.Fprint(ts.Stdout(), b.String())
-}
-
-// tokenPiece is how much of a token must never be shown.
-const tokenPiece = 16
-
-// checkNoToken fails if text holds tokenPiece characters of any token the
-// script made.
-func (s *script) checkNoToken(ts *testscript.TestScript, name, text string) {
-	if s.windowsFor != len(s.tokens) {
-		s.windows = map[string]string{}
-		for _, m := range s.tokens {
-			for i := 0; i+tokenPiece <= len(m.token); i++ {
-				s.windows[m.token[i:i+tokenPiece]] = m.label
-			}
-		}
-		s.windowsFor = len(s.tokens)
-	}
-	for i := 0; i+tokenPiece <= len(text); i++ {
-		if label, ok := s.windows[text[i:i+tokenPiece]]; ok {
-			ts.Fatalf("%s shows part of %s's token at byte %d", name, label, i)
-		}
+		fmt.Fprintln(ts.Stdout(), body)
 	}
 }
 
-func cmdNotoken(ts *testscript.TestScript, neg bool, args []string) {
-	s := state(ts)
-	if neg || len(args) == 0 {
-		ts.Fatalf("usage: notoken FILE...")
-	}
-	if len(s.tokens) == 0 {
-		ts.Fatalf("notoken: the script has made no tokens")
-	}
-	for _, f := range args {
-		s.checkNoToken(ts, f, ts.ReadFile(f))
-	}
-}
-
-func cmdFilemode(ts *testscript.TestScript, neg bool, args []string) {
+func cmdCutline(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
-		ts.Fatalf("usage: filemode FILE MODE")
+		ts.Fatalf("usage: cutline FILE N|last")
 	}
-	want, err := strconv.ParseUint(args[1], 8, 32)
-	ts.Check(err)
-	fi, err := os.Stat(ts.MkAbs(args[0]))
-	ts.Check(err)
-	if got := fi.Mode().Perm(); got != os.FileMode(want) {
-		ts.Fatalf("%s has mode %#o, want %#o", args[0], got, want)
+	lines := slices.Collect(strings.Lines(ts.ReadFile(args[0])))
+	n, err := strconv.Atoi(args[1])
+	if args[1] == "last" {
+		n, err = len(lines), nil
 	}
+	if err != nil || n < 1 || n > len(lines) {
+		ts.Fatalf("cutline: %s has no line %s", args[0], args[1])
+	}
+	line := strings.TrimSuffix(lines[n-1], "\n")
+	lines[n-1] = line[:len(line)/2]
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(strings.Join(lines, "")), 0o600))
+}
+
+func cmdFifo(ts *testscript.TestScript, neg bool, args []string) {
+	s := state(ts)
+	if neg || len(args) == 0 || len(args) != map[string]int{"open": 2, "write": 3}[args[0]] {
+		ts.Fatalf("usage: fifo open FIFO | fifo write FIFO FILE")
+	}
+	name := ts.MkAbs(args[1])
+	w, open := s.fifos[name]
+	if !open {
+		poll(ts, "a reader of "+name, func() bool {
+			var err error
+			// Without a reader, a non-blocking open fails with ENXIO.
+			w, err = os.OpenFile(name, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+			if err != nil && !errors.Is(err, syscall.ENXIO) {
+				ts.Fatalf("fifo: %v", err)
+			}
+			return err == nil
+		})
+	}
+	if args[0] == "open" {
+		s.fifos[name] = w
+		return
+	}
+	delete(s.fifos, name)
+	_, err := io.WriteString(w, ts.ReadFile(args[2]))
+	ts.Check(err)
+	ts.Check(w.Close())
+}
+
+// cmdTLSEndpoint serves the script's endpoint over HTTPS as well, as a
+// service behind a private CA.
+func cmdTLSEndpoint(ts *testscript.TestScript, neg bool, args []string) {
+	s := state(ts)
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: tlsendpoint")
+	}
+	ca, err := cognitotest.NewCA("mfabatch script CA")
+	ts.Check(err)
+	other, err := cognitotest.NewCA("another CA")
+	ts.Check(err)
+	cert, err := ca.Certificate("127.0.0.1")
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs("ca.pem"), ca.PEM, 0o600))
+	ts.Check(os.WriteFile(ts.MkAbs("other-ca.pem"), other.PEM, 0o600))
+	srv := cognitotest.NewTLSServer(decide, cert)
+	ts.Defer(srv.Close)
+	s.srv, s.seen = srv, 0
+	ts.Setenv("COGNITO_TLS", srv.URL)
 }
