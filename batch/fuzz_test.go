@@ -3,9 +3,11 @@ package batch_test
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"slices"
 	"strings"
@@ -24,6 +26,8 @@ import (
 //	go test -run '^$' -fuzz '^FuzzJSONLManifest$' -fuzztime 30s ./batch/
 //	go test -run '^$' -fuzz '^FuzzParseFactor$' -fuzztime 30s ./batch/
 //	go test -run '^$' -fuzz '^FuzzParseToken$' -fuzztime 30s ./batch/
+//	go test -run '^$' -fuzz '^FuzzTokenClaims$' -fuzztime 30s ./batch/
+//	go test -run '^$' -fuzz '^FuzzTokenClaims$' -fuzztime 30s ./batch/
 
 // tokenMarker in a manifest fuzz input is replaced by a real-looking access
 // token before the manifest is read. Only tokens planted this way are
@@ -490,6 +494,84 @@ func FuzzParseToken(f *testing.F) {
 				t.Errorf("ParseToken(%q): message %q holds the input's piece %q", s, rerr.Message, p)
 				break
 			}
+		}
+	})
+}
+
+// FuzzTokenClaims builds a token from fuzzed claims and checks that
+// ParseToken reads them back, or refuses the token for the first reason
+// the contract gives, in the order it checks them.
+func FuzzTokenClaims(f *testing.F) {
+	const admin = "aws.cognito.signin.user.admin"
+	f.Add("us-east-1", "us-east-1_TEST", "sub-1", "alice", "access", admin, true, 4102444800.0)
+	f.Add("eu-west-2", "eu-west-2_AbC", "sub-2", "", "access", "", false, 1.5)
+	f.Add("us-gov-west-1", "p", "s", "b", "access", "openid "+admin+"\temail", true, 0.0)
+	f.Add("us-east-1", "us-east-1_X", "s", "c", "access", admin+".extra", true, 1e9)
+	f.Add("us-east-1", "us-east-1_X", "s", "c", "access", "", true, 1e9)
+	f.Add("us-east-1", "us-east-1_X", "s", "c", "id", admin, true, 1e9)
+	f.Add("us-east-1", "us-east-1_X", "s", "c", "refresh", admin, true, 1e9)
+	f.Add("us-east-1", "us-east-1_X", "", "c", "access", admin, true, 1e9)
+	f.Add("us-east-1", "us-east-1_X", "s", "c", "access", admin, true, -1.0)
+	f.Add("us-east-1", "us-east-1_X", "s", "c", "access", admin, true, 1e300)
+	f.Add("us-east-1", "us-east-1_X", "s", "c", "access", admin, true, 1099511627776.5)
+	f.Add("east", "pool", "s", "c", "access", admin, true, 1e9)
+	f.Add("us-east-1-", "pool", "s", "c", "access", admin, true, 1e9)
+	f.Add("us-east-1", "us-east-1_X", "\u00e9\"\\\n", "\x00<&>", "access", admin, true, 1e9)
+	f.Fuzz(func(t *testing.T, region, pool, sub, username, tokenUse, scope string, hasScope bool, exp float64) {
+		if math.IsNaN(exp) || math.IsInf(exp, 0) {
+			t.Skip("JSON has no NaN or infinity")
+		}
+		for _, s := range []string{region, pool, sub, username, tokenUse, scope} {
+			if !utf8.ValidString(s) {
+				t.Skip("JSON strings are UTF-8")
+			}
+		}
+		iss := "https://cognito-idp." + region + ".amazonaws.com/" + pool
+		claims := map[string]any{"iss": iss, "sub": sub, "username": username, "token_use": tokenUse, "exp": exp}
+		if hasScope {
+			claims["scope"] = scope
+		}
+		payload, err := json.Marshal(claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok := jwtOf(string(payload))
+		if len(tok) > 16<<10 {
+			t.Skip("longer than any JWT")
+		}
+		got, rerr := batch.ParseToken(batch.Token(tok))
+
+		var wantCode string
+		switch {
+		case exp < 0 || exp > 1<<40:
+			wantCode = batch.CodeMalformedToken
+		case tokenUse != "access":
+			wantCode = batch.CodeNotAccessToken
+		case hasScope && !slices.Contains(strings.FieldsFunc(scope, func(r rune) bool { return strings.ContainsRune(" \t\n\r\v\f", r) }), admin):
+			wantCode = batch.CodeMissingScope
+		case sub == "":
+			wantCode = batch.CodeMalformedToken
+		}
+		if rerr != nil && rerr.Code != wantCode || rerr == nil && wantCode != "" {
+			t.Fatalf("ParseToken(%s) = %v, want code %q", payload, rerr, wantCode)
+		}
+		if got.Issuer != iss || got.Sub != sub || got.Username != username {
+			t.Errorf("ParseToken(%s) read %+v", payload, got)
+		}
+		if wantCode == "" && !got.Exp.Equal(time.Unix(int64(exp), 0)) {
+			t.Errorf("ParseToken(%s) read exp %v, want %v", payload, got.Exp, time.Unix(int64(exp), 0).UTC())
+		}
+		// A region is one the issuer was built with; with a plain region
+		// and pool the region is all of it and the pool follows.
+		if strings.Trim(region, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" ||
+			strings.Trim(pool, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != "" {
+			return
+		}
+		if got.Region != "" && (got.Region != region || got.Pool != pool) {
+			t.Errorf("issuer %q gives region %q and pool %q", iss, got.Region, got.Pool)
+		}
+		if slices.Contains([]string{"us-east-1", "eu-west-2", "us-gov-west-1", "ap-southeast-2"}, region) && got.Region != region {
+			t.Errorf("issuer %q gives region %q, want %q", iss, got.Region, region)
 		}
 	})
 }
