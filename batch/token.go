@@ -49,15 +49,14 @@ func Fingerprint(t Token) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// jwtClaims are the payload's claims as JSON has them. A null or absent
-// scope is no scope claim; a null exp is no exp.
+// jwtClaims are the payload's claims as JSON has them (encoding/json
+// matches "iss" to Iss and so on). A null or absent scope is no scope
+// claim; a null exp is no exp.
 type jwtClaims struct {
-	Iss      string   `json:"iss"`
-	Sub      string   `json:"sub"`
-	Username string   `json:"username"`
-	TokenUse string   `json:"token_use"`
-	Scope    *string  `json:"scope"`
-	Exp      *float64 `json:"exp"`
+	Iss, Sub, Username string
+	TokenUse           string `json:"token_use"`
+	Scope              *string
+	Exp                *float64
 }
 
 // ParseToken decodes an access token's claims and checks that it is an
