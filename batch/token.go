@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -136,20 +135,18 @@ func decodeSegment(seg string, v *jwtClaims) string {
 	return ""
 }
 
-var issuerHost = regexp.MustCompile(`^cognito-idp\.([a-z]{2}(?:-[a-z]+)+-\d+)\.amazonaws\.com(?:\.cn)?$`)
+// cognitoIssuer is a Cognito user pool's issuer,
+// https://cognito-idp.REGION.amazonaws.com/POOL (.com.cn in China).
+var cognitoIssuer = regexp.MustCompile(`^https://cognito-idp\.([a-z]{2}(?:-[a-z]+)+-\d+)\.amazonaws\.com(?:\.cn)?(/[^?#]*)?$`)
 
-// issuerPool is the region and user pool ID of a Cognito issuer,
-// https://cognito-idp.REGION.amazonaws.com/POOL; empty for any other.
+// issuerPool is the region and user pool ID of a Cognito issuer; empty
+// for any other.
 func issuerPool(iss string) (region, pool string) {
-	u, err := url.Parse(iss)
-	if err != nil || u.Scheme != "https" {
-		return "", ""
-	}
-	m := issuerHost.FindStringSubmatch(u.Host)
+	m := cognitoIssuer.FindStringSubmatch(iss)
 	if m == nil {
 		return "", ""
 	}
-	return m[1], strings.Trim(u.Path, "/")
+	return m[1], strings.Trim(m[2], "/")
 }
 
 // jwtChars marks the bytes a JWT is made of: base64url, dots and padding.
