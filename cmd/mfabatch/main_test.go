@@ -67,7 +67,7 @@ package main
 //	                          (ca.pem; other-ca.pem is another CA's); calls
 //	                          then counts its calls
 //
-// Waits give up after 10s. A label's token is minted once per script.
+// Waits give up after 30s (a loaded machine is slow, not broken). A label's token is minted once per script.
 
 import (
 	"bytes"
@@ -509,22 +509,26 @@ func cmdWaitfor(ts *testscript.TestScript, neg bool, args []string) {
 	poll(ts, fmt.Sprintf("%s to match %q", args[0], args[1]), func() bool { return re.Match(read()) })
 }
 
-// poll calls done until it is true, for at most 10 seconds.
+// poll calls done until it is true, for at most waitLimit.
 func poll(ts *testscript.TestScript, what string, done func() bool) {
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	for !done() {
 		if time.Now().After(deadline) {
-			ts.Fatalf("waited 10s for %s", what)
+			ts.Fatalf("waited %v for %s", waitLimit, what)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 }
 
+// waitLimit bounds the scripts' waits: a loaded machine is slow, not
+// broken.
+const waitLimit = 30 * time.Second
+
 // waitExit waits for the background run to exit, for at most args[0]
-// (10s by default), and checks it. Its output becomes the script's.
+// (waitLimit by default), and checks it. Its output becomes the script's.
 func (s *script) waitExit(ts *testscript.TestScript, args []string) {
 	bg := s.background(ts, "waitfor exit")
-	limit := 10 * time.Second
+	limit := waitLimit
 	if len(args) == 1 {
 		d, err := time.ParseDuration(args[0])
 		ts.Check(err)

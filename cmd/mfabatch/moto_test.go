@@ -31,7 +31,7 @@ import (
 
 const (
 	motoRegion    = "us-east-1"
-	motoReadyWait = 20 * time.Second
+	motoReadyWait = 60 * time.Second
 	// setupWorkers is how many users are set up at once. moto is one Python
 	// process: 2 to 12 callers all measured about 16 ms per user on two cores.
 	setupWorkers = 4
