@@ -5,7 +5,7 @@ import (
 	"sync"
 )
 
-// aheadRows bounds how far the producer reads ahead of the workers: at
+// aheadRows bounds how far the producer reads ahead of the calls: at
 // most this many rows wait in the regions' queues together, whatever the
 // regions. A region slower than the rest (throttled, say) may fill them
 // with its own rows; the producer then reads on only as that region takes
@@ -91,9 +91,9 @@ func (d *dispatch) queue(running, sending context.Context, j *job) bool {
 }
 
 // finish waits until the lanes have taken every job queued, then tells
-// them no more come and waits for their rows to be done. When sending ends first,
-// the jobs still queued are reported not sent at once, rather than left
-// to workers that may be in calls for a while.
+// them no more come and waits for their rows to be done. When sending
+// ends first, the jobs still queued are reported not sent at once, rather
+// than left to lanes whose rows may be in calls for a while.
 func (d *dispatch) finish(running, sending context.Context) {
 	defer d.running.Wait()
 	defer d.close()
@@ -127,7 +127,7 @@ func (d *dispatch) drain(running, sending context.Context) {
 	}
 }
 
-// close tells every lane's workers that no more jobs come.
+// close tells every lane that no more jobs come.
 func (d *dispatch) close() {
 	for _, l := range d.lanes {
 		close(l.jobs)

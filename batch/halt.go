@@ -53,9 +53,10 @@ func (t Threshold) String() string {
 // enough to know that every row will.
 const earlyHaltAfter = 20
 
-// failureWatch decides when a run must halt. Workers tell it of each call
-// and each finished row before they take the next, so that once it says
-// halt no further row is sent, however many workers there are.
+// failureWatch decides when a run must halt. Each row in flight tells it
+// of each call, and of its end before its slot in the pool goes to the
+// next row, so that once it says halt no further row is sent, however
+// many workers there are.
 type failureWatch struct {
 	limit Threshold
 
