@@ -10,9 +10,9 @@ import (
 )
 
 // userKey identifies a user across rows: 64 bits of hash of the target's
-// user (a token's issuer and sub). A million users collide with odds of about 1 in 36 million, and the
-// index stays at some 20 bytes a user, the only memory that grows with the
-// manifest.
+// user (a token's issuer and sub). A million users collide with odds of
+// about 1 in 36 million, and the index stays at some 20 bytes a user, the
+// only memory that grows with the manifest.
 type userKey uint64
 
 // seenUser is what the index keeps of a user's first row.
@@ -81,11 +81,7 @@ func (p *producer) prepare(r readRow) (*job, Result, error) {
 	t.region = res.Region
 	call, request := t.operation(t, settings)
 	res.Request = request
-	if rerr := p.admit(t, settings, r.row.N, now); rerr != nil {
-		status := StatusInvalid
-		if rerr.Code == CodeAlreadySucceeded || rerr.Code == CodeDuplicateUser {
-			status = StatusSkipped
-		}
+	if status, rerr := p.admit(t, settings, r.row.N, now); rerr != nil {
 		res.fail(status, rerr)
 		return nil, res, nil
 	}
@@ -123,9 +119,10 @@ func (p *producer) check(r readRow, res *Result) (Settings, *RowError) {
 }
 
 // admit checks the row against the rows before it and the clock: a row
-// done in an earlier run, a user already asked for, a secret too close
-// to expiry. It returns nil for a row to send.
-func (p *producer) admit(t target, settings Settings, row int, now time.Time) *RowError {
+// done in an earlier run or asking again what a row before it asked is
+// skipped; one asking otherwise for the same user, or whose secret is too
+// close to expiry, is invalid. It returns a nil error for a row to send.
+func (p *producer) admit(t target, settings Settings, row int, now time.Time) (Status, *RowError) {
 	if p.seen == nil {
 		p.seen = map[userKey]seenUser{}
 		p.seed = maphash.MakeSeed()
@@ -138,19 +135,19 @@ func (p *producer) admit(t target, settings Settings, row int, now time.Time) *R
 		if _, ok := p.seen[key]; !ok {
 			p.seen[key] = first
 		}
-		return rowErr(CodeAlreadySucceeded, "succeeded in the earlier run given to --resume")
+		return StatusSkipped, rowErr(CodeAlreadySucceeded, "succeeded in the earlier run given to --resume")
 	}
 	if t.expiresWithin(now, p.cfg.MinTokenTTL) {
-		return expired(t.expires, now)
+		return StatusInvalid, expired(t.expires, now)
 	}
 	if before, ok := p.seen[key]; ok {
 		if before.settings == first.settings {
-			return rowErr(CodeDuplicateUser, "row %d already asks the same for this user", before.row)
+			return StatusSkipped, rowErr(CodeDuplicateUser, "row %d already asks the same for this user", before.row)
 		}
-		return rowErr(CodeConflictingRow, "row %d asks different settings for this user; keep one row per user", before.row)
+		return StatusInvalid, rowErr(CodeConflictingRow, "row %d asks different settings for this user; keep one row per user", before.row)
 	}
 	p.seen[key] = first
-	return nil
+	return "", nil
 }
 
 // forecast notes when a dry run's row would have its turn: once its
