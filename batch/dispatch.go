@@ -55,7 +55,7 @@ type dispatch struct {
 	halt    context.CancelCauseFunc
 	ahead   chan struct{} // a place for each job queued and not yet taken
 	lanes   map[string]*lane
-	running sync.WaitGroup // the lanes
+	active  sync.WaitGroup // the lanes' goroutines
 }
 
 func newDispatch(cfg Config, client Client, results chan<- Result, halt context.CancelCauseFunc) *dispatch {
@@ -84,7 +84,7 @@ func (d *dispatch) queue(running, sending context.Context, j *job) bool {
 			pacer: newPacer(d.cfg, j.res.Region), pool: newPool(d.cfg)}
 		l = &lane{jobs: make(chan *job, aheadRows), worker: w}
 		d.lanes[j.res.Region] = l
-		d.running.Go(func() { l.run(running, sending, d.ahead) })
+		d.active.Go(func() { l.run(running, sending, d.ahead) })
 	}
 	l.jobs <- j // the lane has room: no lane holds more than aheadRows jobs
 	return true
@@ -95,7 +95,7 @@ func (d *dispatch) queue(running, sending context.Context, j *job) bool {
 // ends first, the jobs still queued are reported not sent at once, rather
 // than left to lanes whose rows may be in calls for a while.
 func (d *dispatch) finish(running, sending context.Context) {
-	defer d.running.Wait()
+	defer d.active.Wait()
 	defer d.close()
 	// Once all of d.ahead's places are the producer's, no job is queued.
 	for range aheadRows {

@@ -40,8 +40,8 @@ func record(sending context.Context, halt context.CancelCauseFunc, cfg Config, r
 			halt(&HaltError{Reason: "the report could not be written"})
 			cfg.Log.Debug("the report could not be written: no more rows are sent", "error", rec.err)
 		}
-		// A halt of the workers' is told once; one of the report's the
-		// caller hears of from Run's error.
+		// A halt for the rows' failures is told once; one for the report
+		// the caller hears of from Run's error.
 		var he *HaltError
 		if !told && sending.Err() != nil && rec.err == nil && errors.As(context.Cause(sending), &he) {
 			told = true
@@ -115,19 +115,3 @@ type SinkError struct {
 
 func (e *SinkError) Error() string { return e.Err.Error() }
 func (e *SinkError) Unwrap() error { return e.Err }
-
-// stopped is why sending ended, as a row's error: Halted or Interrupted.
-func stopped(sending context.Context, what string) *RowError {
-	var he *HaltError
-	if errors.As(context.Cause(sending), &he) {
-		return rowErr(CodeHalted, "the run halted before %s: %s", what, he.Reason)
-	}
-	return rowErr(CodeInterrupted, "the run was interrupted before %s", what)
-}
-
-// notSent is the result of a row that was ready but not sent.
-func notSent(sending context.Context, res Result, now time.Time) Result {
-	res.StartedAt = now.UTC()
-	res.fail(StatusNotAttempted, stopped(sending, "this row was sent"))
-	return res
-}

@@ -1,6 +1,8 @@
 package batch
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -84,4 +86,20 @@ type Result struct {
 
 func (r *Result) fail(s Status, e *RowError) {
 	r.Status, r.ErrorCode, r.ErrorMessage = s, e.Code, e.Message
+}
+
+// stopped is why sending ended, as a row's error: Halted or Interrupted.
+func stopped(sending context.Context, what string) *RowError {
+	var he *HaltError
+	if errors.As(context.Cause(sending), &he) {
+		return rowErr(CodeHalted, "the run halted before %s: %s", what, he.Reason)
+	}
+	return rowErr(CodeInterrupted, "the run was interrupted before %s", what)
+}
+
+// notSent is the result of a row that was ready but not sent.
+func notSent(sending context.Context, res Result, now time.Time) Result {
+	res.StartedAt = now.UTC()
+	res.fail(StatusNotAttempted, stopped(sending, "this row was sent"))
+	return res
 }
