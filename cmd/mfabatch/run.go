@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -21,137 +20,7 @@ import (
 	"github.com/mfabatch/mfabatch/report"
 )
 
-// runFlags are the run command's flags.
-type runFlags struct {
-	format, reportPath, reportFormat, summaryPath string
-	resume, logFormat, shard, order               string
-	shardCount                                    int
-	logLevel                                      slog.Level
-	dryRun, adaptive                              bool
-	maxFailures                                   batch.Threshold
-	rps                                           float64
-	burst, workers, maxAttempts                   int
-	timeout, minTokenTTL                          time.Duration
-	region, profile, endpoint                     string
-	caBundle                                      string
-	defaults                                      batch.Settings
-	progress                                      progressMode
-	progressInterval                              time.Duration
-}
-
-// parseRunFlags reads run's command line. Help (-h) goes to stdout, as
-// asked for; errors are returned for the caller to print once.
-func parseRunFlags(args []string, stdout io.Writer) (*runFlags, string, error) {
-	f := &runFlags{}
-	fs := flag.NewFlagSet("mfabatch run", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	nf := defineRunFlags(fs, f)
-	// Flags may come after the manifest, as users type them.
-	var positional []string
-	for {
-		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fmt.Fprintln(stdout, "usage: mfabatch run [flags] MANIFEST\n\nflags:")
-			fs.PrintDefaults()
-			return nil, "", err
-		} else if nf.bad != nil {
-			return nil, "", nf.bad
-		} else if err != nil {
-			return nil, "", usageError{err.Error(), "run 'mfabatch run -h' for the flags"}
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-	if err := checkRunFlags(f, positional); err != nil {
-		return nil, "", err
-	}
-	return f, positional[0], nil
-}
-
-// defineRunFlags defines run's flags on fs, read into f. The number flags
-// keep their first error in the numberFlags returned.
-func defineRunFlags(fs *flag.FlagSet, f *runFlags) *numberFlags {
-	fs.StringVar(&f.format, "format", "", "manifest format: csv or jsonl (default: from the file name; for - the content)")
-	fs.StringVar(&f.reportPath, "report", "-", "where the report goes (- for standard output)")
-	fs.StringVar(&f.reportFormat, "report-format", "", "report format: csv or jsonl (default: from --report's name, else csv)")
-	fs.StringVar(&f.summaryPath, "summary", "", "also write the run summary as JSON to this file")
-	fs.BoolVar(&f.dryRun, "dry-run", false, "check every row and show every request; send nothing")
-	fs.StringVar(&f.resume, "resume", "", "skip rows that succeeded in this earlier report (CSV or JSONL)")
-	nf := &numberFlags{fs: fs}
-	nf.threshold(&f.maxFailures, batch.Threshold{Percent: 50}, "halt when more than `N` rows, or N% (more than 0, at most 100) of rows sent (checked from 100 on), have failed; off never halts")
-	fs.BoolVar(&f.adaptive, "adaptive", true, "slow down when throttled, recover slowly, never above --rps")
-	fs.StringVar(&f.logFormat, "log-format", "text", "log format on standard error: text or json")
-	fs.StringVar(&f.order, "order", "manifest", "manifest (the file's order) or expiry: a file's rows soonest-expiring token first")
-	fs.StringVar(&f.shard, "shard", "", "run only rows with (row - 1) mod N == I (default: from JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX)")
-	nf.int(&f.shardCount, "shard-count", 0, 1, maxShards, "N for a Kubernetes Indexed Job's JOB_COMPLETION_INDEX (default: MFABATCH_SHARD_COUNT)")
-	f.logLevel = slog.LevelInfo
-	fs.TextVar(&f.logLevel, "log-level", slog.LevelInfo, "log level: debug (every attempt), info, warn or error")
-	f.progress = progressAuto
-	fs.Var(progressFlag{&f.progress}, "progress", "progress on standard error: auto (a bar at a terminal, else log), bar, log or off")
-	nf.duration(&f.progressInterval, "progress-interval", 30*time.Second, minProgressInterval, maxProgressInterval, "time between progress lines in log mode")
-	nf.float(&f.rps, "rps", 10, "requests per second per region, retries included",
-		"0 (unlimited) or a number from 0.01 to 10000", "from 0.01 to 10000, or 0 for unlimited",
-		func(v float64) bool { return v == 0 || v >= minRPS && v <= maxRPS })
-	nf.int(&f.burst, "burst", 1, 1, maxBurst, "limiter burst")
-	nf.workers(&f.workers, "concurrent calls per region; auto keeps as many as --rps needs at the latency seen")
-	nf.int(&f.maxAttempts, "max-attempts", 5, 1, maxAttempts, "attempts per row, the first included")
-	nf.duration(&f.timeout, "timeout", 10*time.Second, minTimeout, maxTimeout, "limit for one attempt")
-	nf.duration(&f.minTokenTTL, "min-token-ttl", 5*time.Second, 0, maxMinTokenTTL, "do not send a token expiring within this of its dispatch")
-	fs.StringVar(&f.region, "region", "", "Cognito region for tokens whose issuer names none (default: the AWS config's); rows from another region are invalid")
-	fs.StringVar(&f.profile, "profile", "", "AWS shared-config profile")
-	fs.StringVar(&f.endpoint, "endpoint-url", "", "send to this endpoint instead (emulators, tests)")
-	fs.StringVar(&f.caBundle, "ca-bundle", "", "trust the CA certificates in this PEM file (default: AWS_CA_BUNDLE, else the profile's ca_bundle)")
-	fs.Var(factorFlag{&f.defaults.SMS, false}, "sms-mfa-settings", "default SMS block, e.g. Enabled=true,PreferredMfa=false")
-	fs.Var(factorFlag{&f.defaults.SoftwareToken, false}, "software-token-mfa-settings", "default TOTP block")
-	fs.Var(factorFlag{&f.defaults.Email, false}, "email-mfa-settings", "default email block")
-	fs.Var(factorFlag{&f.defaults.WebAuthn, true}, "web-authn-mfa-settings", "default passkey block (Enabled only)")
-	return nf
-}
-
-// checkRunFlags checks what the flag package does not: one manifest, and
-// the flags that take one of a few words.
-func checkRunFlags(f *runFlags, positional []string) error {
-	switch {
-	case len(positional) == 0:
-		return usageError{"no manifest given", "mfabatch run [flags] MANIFEST (- reads standard input)"}
-	case len(positional) > 1:
-		return usageError{fmt.Sprintf("one manifest at a time, got %d: %s", len(positional), strings.Join(positional, " ")), ""}
-	}
-	if f.order != "manifest" && f.order != "expiry" {
-		return usageError{fmt.Sprintf("--order %q: want manifest or expiry", f.order), ""}
-	}
-	if f.logFormat != "text" && f.logFormat != "json" {
-		return usageError{fmt.Sprintf("--log-format %q: want text or json", f.logFormat), ""}
-	}
-	for _, v := range []struct{ flag, val string }{{"--format", f.format}, {"--report-format", f.reportFormat}} {
-		if v.val != "" && v.val != "csv" && v.val != "jsonl" {
-			return usageError{fmt.Sprintf("%s %q: want csv or jsonl", v.flag, v.val), ""}
-		}
-	}
-	return nil
-}
-
-// factorFlag is a settings flag in the AWS CLI's shorthand or JSON syntax.
-type factorFlag struct {
-	f       *batch.Factor
-	passkey bool
-}
-
-func (v factorFlag) String() string { return "" }
-
-func (v factorFlag) Set(s string) error {
-	f, err := batch.ParseFactor(s, v.passkey)
-	if err != nil {
-		return err
-	}
-	*v.f = f
-	return nil
-}
-
+// runCmd is "mfabatch run": it returns the exit code.
 func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	f, path, err := parseRunFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
