@@ -61,21 +61,32 @@ func watchCredentials(cfg *aws.Config) *seenCredentials {
 // use has the engine find the credentials before its first admin call,
 // and keep their values from its output.
 func (s *seenCredentials) use(rc *batch.Config, f *runFlags) {
+	if s != nil {
+		rc.Secrets = s.secrets
+	}
+	rc.Credentials = func(ctx context.Context) error { return s.check(ctx, f) }
+}
+
+// check finds credentials, or says where the SDK looked.
+func (s *seenCredentials) check(ctx context.Context, f *runFlags) error {
 	if s == nil {
-		rc.Credentials = func(context.Context) error { return noCredentials(f, nil) }
-		return
+		return noCredentials(f, nil)
 	}
-	rc.Secrets = s.secrets
-	rc.Credentials = func(ctx context.Context) error {
-		c, err := s.Retrieve(ctx)
-		if err == nil && !c.HasKeys() {
-			err = errors.New("the credentials found have no keys")
-		}
-		if err != nil {
-			return noCredentials(f, err)
-		}
-		return nil
+	c, err := s.Retrieve(ctx)
+	if err == nil && !c.HasKeys() {
+		err = errors.New("the credentials found have no keys")
 	}
+	if err != nil {
+		return noCredentials(f, err)
+	}
+	return nil
+}
+
+// adminCSV reports whether m is a CSV manifest of admin rows, known from
+// its header before any row is read.
+func adminCSV(m batch.Manifest) bool {
+	csv, ok := m.(*batch.CSV)
+	return ok && csv.Admin()
 }
 
 // noCredentials says that admin mode found no AWS credentials, and where

@@ -130,6 +130,13 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 		return nil, err
 	}
 	creds := watchCredentials(&cfg)
+	// Found before the plan and the report, where the header says admin
+	// mode; the engine asks again before its first admin call.
+	if !f.dryRun && adminCSV(manifest) {
+		if err := creds.check(ctx, f); err != nil {
+			return nil, err
+		}
+	}
 	client, err := newClient(cfg, f)
 	if err != nil {
 		return nil, err

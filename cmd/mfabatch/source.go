@@ -34,7 +34,7 @@ type source struct {
 // warnReadable warns when other users can read a manifest that may hold
 // access tokens: any but an admin-mode CSV manifest, of usernames.
 func warnReadable(stderr io.Writer, src *source, m batch.Manifest) {
-	if csv, ok := m.(*batch.CSV); src.readable == 0 || ok && csv.Admin() {
+	if src.readable == 0 || adminCSV(m) {
 		return
 	}
 	fmt.Fprintf(stderr, "mfabatch: warning: %s can be read by other users (mode %04o), and it holds access tokens\nmfabatch: hint: chmod 600 %s\n", src.name, src.readable, src.name)
