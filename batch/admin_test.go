@@ -370,3 +370,28 @@ func TestNewClientSignsAdminCallsAndSendsExplicitFalse(t *testing.T) {
 		t.Errorf("target = %q", got.target)
 	}
 }
+
+func TestUserPoolIDGuardsTokenRows(t *testing.T) {
+	m, _ := manifest(t, 2, nil)
+	f := &fakeClient{}
+	res, _, err := runAdmin(t, batch.Config{UserPoolID: "us-east-1_Other"}, f, m, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.ErrorCode != batch.CodeUserNotInPool || !strings.Contains(r.ErrorMessage, "not --user-pool-id us-east-1_Other") {
+			t.Errorf("row %d: %s %s %q", r.Row, r.Status, r.ErrorCode, r.ErrorMessage)
+		}
+	}
+	if len(f.Calls()) != 0 {
+		t.Errorf("%d calls, want none", len(f.Calls()))
+	}
+}
+
+func TestAdminRowsHaveNoExpiryOrder(t *testing.T) {
+	text := "username,user_pool_id,sms_enabled\nalice,eu-west-1_AbC123,true\n"
+	_, err := batch.ByExpiry(adminCSV(t, text), strings.NewReader(text))
+	if !errors.Is(err, batch.ErrAdminOrder) {
+		t.Errorf("err = %v", err)
+	}
+}
