@@ -95,7 +95,7 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 	}
 	defer src.close()
 	manifest, format, err := readManifest(src.r, src, f.format)
-	warnReadable(stderr, src, manifest)
+	warnReadable(stderr, src, format)
 	// An empty file is a manifest of no rows, as a header alone is.
 	empty := errors.Is(err, batch.ErrEmpty)
 	if empty {

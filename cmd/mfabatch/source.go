@@ -31,13 +31,32 @@ type source struct {
 	readable os.FileMode
 }
 
-// warnReadable warns when other users can read a manifest that may hold
-// access tokens: any but an admin-mode CSV manifest, of usernames.
-func warnReadable(stderr io.Writer, src *source, m batch.Manifest) {
-	if src.readable == 0 || adminCSV(m) {
+// warnReadable warns when other users can read a manifest that holds
+// access tokens: one whose first row names its user by token. An admin
+// manifest holds usernames, no secret.
+func warnReadable(stderr io.Writer, src *source, format string) {
+	if src.readable == 0 || firstRowAdmin(src, format) {
 		return
 	}
 	fmt.Fprintf(stderr, "mfabatch: warning: %s can be read by other users (mode %04o), and it holds access tokens\nmfabatch: hint: chmod 600 %s\n", src.name, src.readable, src.name)
+}
+
+// firstRowAdmin reads the manifest's first row again, from the start of
+// its file, and reports whether it names its user by username.
+func firstRowAdmin(src *source, format string) bool {
+	again, ok := src.again()
+	if !ok {
+		return false
+	}
+	m, _, err := readManifest(again, src, format)
+	if err != nil {
+		return false
+	}
+	if c, ok := m.(io.Closer); ok {
+		defer c.Close()
+	}
+	row, err := m.Next()
+	return err == nil && row.Admin
 }
 
 // again returns a reader of the whole manifest from its start, or false
