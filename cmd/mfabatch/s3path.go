@@ -138,10 +138,19 @@ func s3Error(op string, p s3Path, err error) error {
 		if m := ae.ErrorMessage(); m != "" {
 			msg += ": " + m
 		}
-		return fmt.Errorf("%s %s: %s", op, p, msg)
+		return callError{fmt.Sprintf("%s %s: %s", op, p, msg), err}
 	}
 	return fmt.Errorf("%s %s: %w", op, p, err)
 }
+
+// callError is an S3 call's error as a person reads it; it wraps the SDK's.
+type callError struct {
+	msg string
+	err error
+}
+
+func (e callError) Error() string { return e.msg }
+func (e callError) Unwrap() error { return e.err }
 
 // notFound reports whether err is S3's answer for a missing object.
 func notFound(err error) bool {
