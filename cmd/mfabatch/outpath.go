@@ -31,11 +31,7 @@ func createOutput(ctx context.Context, st *storage, path string, checkpointed bo
 	if !isS3(path) {
 		return createOutFile(path)
 	}
-	p, err := parseS3(path, "")
-	if err != nil {
-		return nil, err
-	}
-	store, err := st.s3(ctx, p)
+	store, p, err := st.open(ctx, path, "")
 	if err != nil {
 		return nil, err
 	}
@@ -47,11 +43,7 @@ func openReport(ctx context.Context, st *storage, path string) (io.ReadCloser, e
 	if !isS3(path) {
 		return os.Open(path)
 	}
-	p, err := parseS3(path, "")
-	if err != nil {
-		return nil, err
-	}
-	store, err := st.s3(ctx, p)
+	store, p, err := st.open(ctx, path, "")
 	if err != nil {
 		return nil, err
 	}

@@ -76,6 +76,17 @@ func (st *storage) s3(ctx context.Context, p s3Path) (*s3Store, error) {
 	return st.store, nil
 }
 
+// open parses the S3 path and returns the client for it; role names the
+// path in errors, as parseS3's does.
+func (st *storage) open(ctx context.Context, path, role string) (*s3Store, s3Path, error) {
+	p, err := parseS3(path, role)
+	if err != nil {
+		return nil, p, err
+	}
+	store, err := st.s3(ctx, p)
+	return store, p, err
+}
+
 // s3Store is the S3 client, and how the objects it writes are encrypted.
 type s3Store struct {
 	client *s3.Client

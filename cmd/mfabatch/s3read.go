@@ -102,11 +102,7 @@ func (r *s3Reader) Close() error {
 // manifest to read twice for --order expiry or --resume is copied aside
 // as a pipe is (see source); else the plan reads the object again.
 func openS3Manifest(ctx context.Context, st *storage, path string, twice bool) (*source, error) {
-	p, err := parseS3(path, "the manifest")
-	if err != nil {
-		return nil, err
-	}
-	store, err := st.s3(ctx, p)
+	store, p, err := st.open(ctx, path, "the manifest")
 	if err != nil {
 		return nil, err
 	}
