@@ -182,7 +182,7 @@ type runFlags struct {
 	burst, workers, maxAttempts                   int
 	timeout, minTokenTTL                          time.Duration
 	region, profile, endpoint, userPoolID         string
-	caBundle                                      string
+	caBundle, sseKMSKeyID                         string
 	defaults                                      batch.Settings
 	progress                                      progressMode
 	progressInterval                              time.Duration
@@ -254,6 +254,7 @@ func defineRunFlags(fs *flag.FlagSet, f *runFlags) *numberFlags {
 	fs.StringVar(&f.userPoolID, "user-pool-id", "", "admin mode: the user pool of rows with no user_pool_id; rows and tokens of another pool are invalid (UserNotInPool)")
 	fs.StringVar(&f.profile, "profile", "", "AWS shared-config profile")
 	fs.StringVar(&f.endpoint, "endpoint-url", "", "send to this endpoint instead (emulators, tests)")
+	fs.StringVar(&f.sseKMSKeyID, "sse-kms-key-id", "", "encrypt the S3 objects the run writes with this KMS key (default: SSE-S3, AES256)")
 	fs.StringVar(&f.caBundle, "ca-bundle", "", "trust the CA certificates in this PEM file (default: AWS_CA_BUNDLE, else the profile's ca_bundle)")
 	fs.Var(factorFlag{&f.defaults.SMS, false}, "sms-mfa-settings", "default SMS block, e.g. Enabled=true,PreferredMfa=false")
 	fs.Var(factorFlag{&f.defaults.SoftwareToken, false}, "software-token-mfa-settings", "default TOTP block")

@@ -89,7 +89,8 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 	}
 	// A pipe is copied aside when it must be read twice.
 	twice := f.order == "expiry" || !f.dryRun && f.resume != ""
-	src, err := openManifest(ctx, path, stdin, twice, stderr)
+	st := &storage{config: func(ctx context.Context) (aws.Config, error) { return loadAWSConfig(ctx, f) }, kmsKey: f.sseKMSKeyID}
+	src, err := openManifest(ctx, st, path, stdin, twice)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +121,7 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 	}
 
 	// Read before the report is written: it may be the same file.
-	done, err := readDone(f.resume)
+	done, err := readDone(ctx, st, f.resume)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +143,7 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 		return nil, err
 	}
 
-	outs, err := openOutputs(f, stdout)
+	outs, err := openOutputs(ctx, st, f, stdout)
 	if err != nil {
 		return nil, err
 	}
@@ -338,14 +339,20 @@ func newLogger(stderr io.Writer, format string, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(stderr, opts))
 }
 
-// readDone reads the report given to --resume; nil for none.
-func readDone(path string) (*report.Done, error) {
+// readDone reads the report given to --resume, a file or an S3 object;
+// nil for none.
+func readDone(ctx context.Context, st *storage, path string) (*report.Done, error) {
 	if path == "" {
 		return nil, nil
 	}
-	fh, err := os.Open(path)
+	fh, err := openReport(ctx, st, path)
 	if err != nil {
-		return nil, usageError{fmt.Sprintf("--resume: %v", err), "give the report of the earlier run"}
+		hint := "give the report of the earlier run"
+		var ue usageError
+		if errors.As(err, &ue) {
+			hint = ue.hint
+		}
+		return nil, usageError{"--resume: " + err.Error(), hint}
 	}
 	defer fh.Close()
 	done, err := report.ReadDone(fh)

@@ -27,6 +27,9 @@ type source struct {
 	base  int64    // where the manifest starts in file
 	size  int64
 	close func()
+	// reopen reads the manifest anew from its start, where it is read
+	// again from its origin rather than from file (an S3 object).
+	reopen func() io.Reader
 	// readable is the file's permissions when other users can read it.
 	readable os.FileMode
 }
@@ -62,15 +65,21 @@ func firstRowAdmin(src *source, format string) bool {
 // again returns a reader of the whole manifest from its start, or false
 // when it can be read only once.
 func (s *source) again() (io.Reader, bool) {
+	if s.reopen != nil {
+		return s.reopen(), true
+	}
 	if s.file == nil {
 		return nil, false
 	}
 	return io.NewSectionReader(s.file, s.base, s.size-s.base), true
 }
 
-// openManifest opens path, or standard input for "-", and spools a pipe
-// when twice is true.
-func openManifest(ctx context.Context, path string, stdin io.Reader, twice bool, stderr io.Writer) (*source, error) {
+// openManifest opens path, an S3 object, or standard input for "-", and
+// spools a pipe when twice is true.
+func openManifest(ctx context.Context, st *storage, path string, stdin io.Reader, twice bool) (*source, error) {
+	if isS3(path) {
+		return openS3Manifest(ctx, st, path, twice)
+	}
 	src := &source{r: stdin, name: path, close: func() {}}
 	var fh *os.File
 	if path == "-" {
