@@ -146,9 +146,13 @@ func statuses(t *testing.T, report []byte) map[string]int {
 	if err != nil || len(recs) == 0 {
 		t.Fatalf("report: %v\n%s", err, report)
 	}
+	col := map[string]int{}
+	for i, name := range recs[0] {
+		col[name] = i
+	}
 	n := map[string]int{}
 	for _, r := range recs[1:] {
-		n[r[6]+"/"+r[7]]++
+		n[r[col["status"]]+"/"+r[col["error_code"]]]++
 	}
 	return n
 }
