@@ -89,11 +89,11 @@ func (f Fault) String() string {
 
 // Call is one request the server received.
 type Call struct {
-	N       int       // 1-based arrival order
-	At      time.Time // arrival; never earlier than the previous call's
-	Op      string    // operation from X-Amz-Target, such as "SetUserMFAPreference"; "" when absent
-	Body    []byte    // raw request body, exactly as received; shared, do not modify
-	Token   string    // the body's AccessToken; "" when unreadable
+	N     int       // 1-based arrival order
+	At    time.Time // arrival; never earlier than the previous call's
+	Op    string    // operation from X-Amz-Target, such as "SetUserMFAPreference"; "" when absent
+	Body  []byte    // raw request body, exactly as received; shared, do not modify
+	Token string    // the body's AccessToken; "" when unreadable
 	// Attempt is 1-based: how many calls so far were for this same user,
 	// this one included: the same Token, or for an admin call the same
 	// UserPoolId and Username. 0 when the call names no user.
