@@ -388,6 +388,12 @@ func newTool(t *testing.T) *tool {
 // kind, and no proxy, so that every byte goes to moto on loopback.
 func (tl *tool) run(t *testing.T, args ...string) toolResult {
 	t.Helper()
+	return tl.runEnv(t, nil, args...)
+}
+
+// runEnv is run with env (KEY=VALUE) added to the environment.
+func (tl *tool) runEnv(t *testing.T, env []string, args ...string) toolResult {
+	t.Helper()
 	bin, err := tl.build()
 	if err != nil {
 		t.Fatalf("building mfabatch: %v", err)
@@ -395,7 +401,7 @@ func (tl *tool) run(t *testing.T, args ...string) toolResult {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = toolEnv(t)
+	cmd.Env = append(toolEnv(t), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()
