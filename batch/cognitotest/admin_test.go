@@ -70,7 +70,8 @@ func TestAdminSigned(t *testing.T) {
 			}
 			c := calls[0]
 			want := Call{N: 1, At: c.At, Op: "AdminSetUserMFAPreference", Body: c.Body, Attempt: 1,
-				Username: "alice", PoolID: testPool, AccessKeyID: creds.AccessKeyID, SigningRegion: "us-east-1", Verified: true}
+				Username: "alice", PoolID: testPool, AccessKeyID: creds.AccessKeyID, SigningRegion: "us-east-1", Verified: true,
+				SessionToken: creds.SessionToken}
 			if !reflect.DeepEqual(c, want) {
 				t.Errorf("call = %+v\nwant %+v", c, want)
 			}

@@ -109,6 +109,7 @@ type Call struct {
 	// a signed token call is never Verified.
 	AccessKeyID, SigningRegion string
 	Verified                   bool
+	SessionToken               string // X-Amz-Security-Token, "" when absent
 }
 
 // user is what Attempt counts calls by: the token, or the pool and user

@@ -134,6 +134,7 @@ func (s *Server) authenticate(r *http.Request, body []byte, region string, c *Ca
 		return perr
 	}
 	c.AccessKeyID, c.SigningRegion = a.accessKeyID, a.region
+	c.SessionToken = r.Header.Get("X-Amz-Security-Token")
 	creds, ok := s.credentials(a.accessKeyID)
 	switch {
 	case !ok || r.Header.Get("X-Amz-Security-Token") != creds.SessionToken:
