@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -182,14 +181,7 @@ func TestAdminRequestRefused(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer resp.Body.Close()
-			var body struct {
-				Type    string `json:"__type"`
-				Message string `json:"message"`
-			}
-			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-				t.Fatalf("error body: %v", err)
-			}
+			body := readError(t, resp)
 			if resp.StatusCode != 400 || body.Type != tt.code || body.Message == "" {
 				t.Errorf("answer = %d %s %q, want 400 %s", resp.StatusCode, body.Type, body.Message, tt.code)
 			}

@@ -28,78 +28,25 @@ type adminCase struct {
 }
 
 // adminCases mix the starting states an operator meets: users with a
-// verified software token, with SMS on, with nothing; users who do not
-// exist; and TOTP asked for users who never verified a token.
-var adminCases = []adminCase{
-	{scenario: scenario{
-		name:   "prefer-totp",
-		spec:   userSpec{VerifiedTOTP: true},
-		cells:  [4]string{"", "", "true", "true"},
-		req:    map[string]any{"SoftwareTokenMfaSettings": block(true, true)},
-		status: "succeeded",
-		after:  mfa(totpMFA, totpMFA),
-	}},
-	{scenario: scenario{
-		name:   "totp-unverified",
-		cells:  [4]string{"", "", "yes", ""},
-		req:    map[string]any{"SoftwareTokenMfaSettings": block(true, false)},
-		status: "failed",
-		code:   "InvalidParameterException",
-		after:  mfa(""),
-	}},
-	{scenario: scenario{
-		name:   "sms-from-nothing",
-		spec:   userSpec{Phone: true},
-		cells:  [4]string{"TRUE", "true", "", ""},
-		req:    map[string]any{"SMSMfaSettings": block(true, true)},
-		status: "succeeded",
-		after:  mfa(smsMFA, smsMFA),
-	}},
-	{missing: true, scenario: scenario{
+// verified software token, with SMS on, with nothing; TOTP asked for users
+// who never verified a token; and users who do not exist. They are the
+// token mode's scenarios, but for a revoked token, which admin mode does
+// not use.
+var adminCases = func() []adminCase {
+	var cases []adminCase
+	for _, sc := range applyScenarios {
+		if sc.name != "revoked" {
+			cases = append(cases, adminCase{scenario: sc})
+		}
+	}
+	return append(cases, adminCase{missing: true, scenario: scenario{
 		name:   "no-such-user",
 		cells:  [4]string{"true", "", "", ""},
 		req:    map[string]any{"SMSMfaSettings": block(true, false)},
 		status: "failed",
 		code:   "UserNotFoundException",
-	}},
-	{scenario: scenario{
-		// false must be sent explicitly: moto reads {} as no change.
-		name:   "disable-sms",
-		spec:   userSpec{Phone: true, PresetSMS: &factor{Enabled: true, Preferred: true}},
-		cells:  [4]string{"false", "false", "", ""},
-		req:    map[string]any{"SMSMfaSettings": block(false, false)},
-		status: "succeeded",
-		after:  mfa(""),
-	}},
-	{scenario: scenario{
-		name:  "switch-to-sms",
-		spec:  userSpec{Phone: true, VerifiedTOTP: true, PresetTOTP: &factor{Enabled: true, Preferred: true}},
-		cells: [4]string{"1", "1", "1", "0"},
-		req: map[string]any{
-			"SMSMfaSettings":           block(true, true),
-			"SoftwareTokenMfaSettings": block(true, false),
-		},
-		status: "succeeded",
-		after:  mfa(smsMFA, smsMFA, totpMFA),
-	}},
-	{scenario: scenario{
-		// SMS is left blank, so it stays on.
-		name:   "totp-keep-sms",
-		spec:   userSpec{Phone: true, VerifiedTOTP: true, PresetSMS: &factor{Enabled: true}},
-		cells:  [4]string{"", "", "Yes", "TRUE"},
-		req:    map[string]any{"SoftwareTokenMfaSettings": block(true, true)},
-		status: "succeeded",
-		after:  mfa(totpMFA, smsMFA, totpMFA),
-	}},
-	{scenario: scenario{
-		name:   "totp-off-keeps-token",
-		spec:   userSpec{VerifiedTOTP: true, PresetTOTP: &factor{Enabled: true, Preferred: true}},
-		cells:  [4]string{"", "", "no", "no"},
-		req:    map[string]any{"SoftwareTokenMfaSettings": block(false, false)},
-		status: "succeeded",
-		after:  mfa(""),
-	}},
-}
+	}})
+}()
 
 // adminRow is one admin manifest row and what must come of it.
 type adminRow struct {
