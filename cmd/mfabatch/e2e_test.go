@@ -439,7 +439,7 @@ func toolEnv(t *testing.T) []string {
 }
 
 var reportColumns = []string{
-	"row", "id", "username", "sub", "region", "token_sha256", "status", "error_code", "error_message",
+	"row", "id", "username", "sub", "region", "user_pool_id", "token_sha256", "status", "error_code", "error_message",
 	"attempts", "http_status", "request_id", "started_at", "duration_ms", "request",
 }
 

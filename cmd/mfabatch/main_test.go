@@ -820,7 +820,7 @@ func template(ts *testscript.TestScript, name string) (rows []templateRow, colum
 
 // reportColumns are the contract's report columns, in order.
 var reportColumns = []string{
-	"row", "id", "username", "sub", "region", "token_sha256", "status",
+	"row", "id", "username", "sub", "region", "user_pool_id", "token_sha256", "status",
 	"error_code", "error_message", "attempts", "http_status", "request_id",
 	"started_at", "duration_ms", "request",
 }

@@ -32,11 +32,16 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	sum, err := run(ctx, f, path, stdin, stdout, stderr)
 	var nre *batch.NoRegionError
-	if errors.As(err, &nre) {
+	var me *batch.ModeError
+	var ue usageError
+	switch {
+	case errors.As(err, &nre):
 		err = usageError{nre.Error(), "pass --region with the region of the users' pool"}
-		if sum != nil && sum.Attempts == 0 {
-			sum = nil // nothing was sent: the error says all there is
-		}
+	case errors.As(err, &me):
+		err = usageError{me.Error(), "a manifest names users by access_token (token mode) or by username and user_pool_id (admin mode), never both: split it into two manifests"}
+	}
+	if errors.As(err, &ue) && sum != nil && sum.Attempts == 0 {
+		sum = nil // nothing was sent: the error says all there is
 	}
 	if sum != nil {
 		if werr := report.WriteSummary(stderr, sum); werr != nil && err == nil {
@@ -90,6 +95,7 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 	}
 	defer src.close()
 	manifest, format, err := readManifest(src.r, src, f.format)
+	warnReadable(stderr, src, manifest)
 	// An empty file is a manifest of no rows, as a header alone is.
 	empty := errors.Is(err, batch.ErrEmpty)
 	if empty {
@@ -123,6 +129,7 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 	if err != nil {
 		return nil, err
 	}
+	creds := watchCredentials(&cfg)
 	client, err := newClient(cfg, f)
 	if err != nil {
 		return nil, err
@@ -141,6 +148,7 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 	// run goes, and is cleared before the summary.
 	prog := newProgress(f, stdout, stderr)
 	r := &batch.Runner{Client: client, Config: runConfig(f, cfg.Region, shard, prog)}
+	creds.use(&r.Config, f)
 	if done != nil {
 		r.Config.AlreadyDone = done.Has
 	}
@@ -171,12 +179,12 @@ func newClient(cfg aws.Config, f *runFlags) (batch.Client, error) {
 }
 
 // runConfig is the engine's configuration from the flags. defaultRegion,
-// the AWS configuration's, serves tokens whose issuer names none.
+// the AWS configuration's, serves tokens and pools that name none.
 func runConfig(f *runFlags, defaultRegion string, shard batch.Shard, prog *progress) batch.Config {
 	return batch.Config{
 		Workers: f.workers, RPS: f.rps, Burst: f.burst, MaxAttempts: f.maxAttempts,
 		Timeout: f.timeout, MinTokenTTL: f.minTokenTTL, Region: f.region, DefaultRegion: defaultRegion,
-		Defaults: f.defaults, DryRun: f.dryRun, MaxFailures: f.maxFailures, Adaptive: f.adaptive,
+		UserPoolID: f.userPoolID, Defaults: f.defaults, DryRun: f.dryRun, MaxFailures: f.maxFailures, Adaptive: f.adaptive,
 		Log: newLogger(prog.Stderr(), f.logFormat, f.logLevel), Shard: shard, OnResult: prog.Add,
 		OnHalt: func(reason string) {
 			fmt.Fprintf(prog.Stderr(), "mfabatch: halting because %s; calls in flight finish, and the rows not yet sent are reported not_attempted\n", reason)
@@ -324,7 +332,7 @@ func newLogger(stderr io.Writer, format string, level slog.Level) *slog.Logger {
 }
 
 // readDone reads the report given to --resume; nil for none.
-func readDone(path string) (report.Done, error) {
+func readDone(path string) (*report.Done, error) {
 	if path == "" {
 		return nil, nil
 	}

@@ -27,6 +27,17 @@ type source struct {
 	base  int64    // where the manifest starts in file
 	size  int64
 	close func()
+	// readable is the file's permissions when other users can read it.
+	readable os.FileMode
+}
+
+// warnReadable warns when other users can read a manifest that may hold
+// access tokens: any but an admin-mode CSV manifest, of usernames.
+func warnReadable(stderr io.Writer, src *source, m batch.Manifest) {
+	if csv, ok := m.(*batch.CSV); src.readable == 0 || ok && csv.Admin() {
+		return
+	}
+	fmt.Fprintf(stderr, "mfabatch: warning: %s can be read by other users (mode %04o), and it holds access tokens\nmfabatch: hint: chmod 600 %s\n", src.name, src.readable, src.name)
 }
 
 // again returns a reader of the whole manifest from its start, or false
@@ -38,9 +49,8 @@ func (s *source) again() (io.Reader, bool) {
 	return io.NewSectionReader(s.file, s.base, s.size-s.base), true
 }
 
-// openManifest opens path, or standard input for "-". It warns when other
-// users can read the tokens in a file, and spools a pipe when twice is
-// true.
+// openManifest opens path, or standard input for "-", and spools a pipe
+// when twice is true.
 func openManifest(ctx context.Context, path string, stdin io.Reader, twice bool, stderr io.Writer) (*source, error) {
 	src := &source{r: stdin, name: path, close: func() {}}
 	var fh *os.File
@@ -64,7 +74,7 @@ func openManifest(ctx context.Context, path string, stdin io.Reader, twice bool,
 			return nil, fmt.Errorf("cannot read the manifest: %s is a directory", path)
 		case st.Mode().IsRegular():
 			if path != "-" && st.Mode().Perm()&0o077 != 0 {
-				fmt.Fprintf(stderr, "mfabatch: warning: %s can be read by other users (mode %04o), and it holds access tokens\nmfabatch: hint: chmod 600 %s\n", path, st.Mode().Perm(), path)
+				src.readable = st.Mode().Perm()
 			}
 			// Standard input from a file may start past its beginning.
 			if src.base, err = fh.Seek(0, io.SeekCurrent); err == nil {
@@ -162,6 +172,8 @@ func readManifest(in io.Reader, src *source, format string) (batch.Manifest, str
 	m, err := batch.ReadCSV(in)
 	var he *batch.HeaderError
 	switch {
+	case errors.As(err, &he) && he.Hint != "":
+		return nil, "", usageError{err.Error(), he.Hint}
 	case errors.As(err, &he):
 		return nil, "", usageError{err.Error(), "a CSV manifest's first line names its columns, e.g.: " + strings.Join(batch.Columns, ",")}
 	case err != nil:
