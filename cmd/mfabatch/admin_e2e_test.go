@@ -58,7 +58,8 @@ type adminRow struct {
 // TestAdminE2E runs about 500 admin rows (64 with -short) against moto:
 // a dry run and a live run without credentials change nothing; the live
 // run with credentials sets every user that exists as asked, and reports
-// every row once with the service's answer.
+// every row once with the service's answer; a run resumed from its
+// report sends only the rows that did not succeed.
 func TestAdminE2E(t *testing.T) {
 	requireMoto(t)
 	tl := newTool(t)
@@ -86,7 +87,7 @@ func TestAdminE2E(t *testing.T) {
 	if res.exit != 0 {
 		t.Errorf("dry run without credentials: exit %d, want 0\nstderr:\n%s", res.exit, res.stderr)
 	}
-	checkAdminReport(t, rows, readReport(t, report), true)
+	checkAdminReport(t, rows, readReport(t, report), dryRunPhase)
 
 	// A live run without credentials stops before any call.
 	res, _ = run(nil, "no-creds")
@@ -100,7 +101,7 @@ func TestAdminE2E(t *testing.T) {
 		t.Errorf("live run: exit %d, want 1 (rows for missing users and unverified TOTP fail)\nstderr:\n%s", res.exit, res.stderr)
 	}
 	got := readReport(t, report)
-	checkAdminReport(t, rows, got, false)
+	checkAdminReport(t, rows, got, livePhase)
 	after := map[string]mfaState{}
 	set := 0
 	for _, r := range rows {
@@ -111,6 +112,17 @@ func TestAdminE2E(t *testing.T) {
 			set++
 		}
 	}
+	checkMFA(t, ctx, c, p, users, func(i int) mfaState { return after[users[i].Spec.Name] })
+
+	// Resumed from that report, keyed by pool and user name (a user name
+	// escaped in the CSV report included), the rows that succeeded are
+	// skipped and the others sent again, to fail again: every row sent
+	// fails, so the failure threshold is off.
+	res, resumed := run(creds, "resumed", "--resume", report, "--max-failures", "off")
+	if res.exit != 1 {
+		t.Errorf("resumed run: exit %d, want 1\nstderr:\n%s", res.exit, res.stderr)
+	}
+	checkAdminReport(t, rows, readReport(t, resumed), resumePhase)
 	checkMFA(t, ctx, c, p, users, func(i int) mfaState { return after[users[i].Spec.Name] })
 	t.Logf("admin e2e: %d manifest rows (%d users, %d missing); users set: %d; users read back: %d; report rows: %d",
 		len(rows), len(users), len(rows)-len(users), set, len(users), len(got))
@@ -168,9 +180,18 @@ func writeAdminManifest(t *testing.T, dir, poolID string, rows []adminRow) strin
 	return path
 }
 
+// phase is which run a report comes from.
+type phase int
+
+const (
+	dryRunPhase phase = iota // --dry-run: every row dry_run
+	livePhase                // every row sent
+	resumePhase              // --resume from the live run: its successes skipped
+)
+
 // checkAdminReport checks the report has exactly one row per manifest
-// row, and that each says what became of it (dryRun: what would).
-func checkAdminReport(t *testing.T, rows []adminRow, report []map[string]string, dryRun bool) {
+// row, and that each says what became of it in the phase.
+func checkAdminReport(t *testing.T, rows []adminRow, report []map[string]string, ph phase) {
 	t.Helper()
 	if len(report) != len(rows) {
 		t.Errorf("report has %d rows, manifest %d", len(report), len(rows))
@@ -186,7 +207,7 @@ func checkAdminReport(t *testing.T, rows []adminRow, report []map[string]string,
 	wrong := 0
 	for i, want := range rows {
 		got, ok := byRow[i+1]
-		problems := adminRowProblems(want, got, dryRun)
+		problems := adminRowProblems(want, got, ph)
 		if !ok {
 			problems = []string{"missing from the report"}
 		}
@@ -201,16 +222,19 @@ func checkAdminReport(t *testing.T, rows []adminRow, report []map[string]string,
 	}
 }
 
-func adminRowProblems(want adminRow, got map[string]string, dryRun bool) []string {
+func adminRowProblems(want adminRow, got map[string]string, ph phase) []string {
 	var errs []string
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	status, code, attempts, httpStatus := want.status, want.code, "1", "400"
 	switch {
-	case dryRun:
+	case ph == dryRunPhase:
 		status, code, attempts, httpStatus = "dry_run", "", "0", ""
+	case ph == resumePhase && status == "succeeded":
+		status, code, attempts, httpStatus = "skipped", "AlreadySucceeded", "0", ""
 	case status == "succeeded":
 		httpStatus = "200"
 	}
+	dryRun := attempts == "0"
 	if got["status"] != status || got["error_code"] != code {
 		bad("status %q/%q, want %q/%q (%s)", got["status"], got["error_code"], status, code, got["error_message"])
 	}
@@ -232,6 +256,9 @@ func adminRowProblems(want adminRow, got map[string]string, dryRun bool) []strin
 		bad("id/username/user_pool_id/region/token_sha256/sub %q/%q/%q/%q/%q/%q, want %q/%q/the pool/%q/empty/empty",
 			got["id"], got["username"], got["user_pool_id"], got["region"], got["token_sha256"], got["sub"],
 			want.id, want.username, motoRegion)
+	}
+	if dryRun && ph != dryRunPhase {
+		return errs // a row skipped shows no request
 	}
 	wantReq := map[string]any{"UserPoolId": got["user_pool_id"], "Username": want.username}
 	for k, v := range want.req {

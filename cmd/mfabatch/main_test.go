@@ -881,7 +881,8 @@ var hex16 = regexp.MustCompile(`[0-9a-f]{16}`)
 // checkRow checks what every report row must satisfy: counts are counts,
 // the status is one of the contract's, token_sha256 is 16 hex digits (and,
 // for a row whose id is a label, that of the label's token), started_at is
-// RFC 3339 UTC, and the request's AccessToken is <redacted:token_sha256>.
+// RFC 3339 UTC, and the request's AccessToken is <redacted:token_sha256>,
+// or, for an admin row, the request names the row's user and pool.
 func (s *script) checkRow(r map[string]string) error {
 	for _, c := range []string{"row", "attempts", "duration_ms"} {
 		if n, err := strconv.Atoi(r[c]); err != nil || n < 0 {
@@ -904,14 +905,33 @@ func (s *script) checkRow(r map[string]string) error {
 	if t, err := time.Parse(time.RFC3339, r["started_at"]); err != nil || t.Location() != time.UTC {
 		return fmt.Errorf("started_at %q is not RFC 3339 UTC", r["started_at"])
 	}
-	if req := r["request"]; req != "" {
-		var body struct{ AccessToken string }
-		if err := json.Unmarshal([]byte(req), &body); err != nil {
-			return fmt.Errorf("request %q: %v", req, err)
-		}
-		if want := "<redacted:" + fp + ">"; body.AccessToken != want {
-			return fmt.Errorf("request's AccessToken is %q, want %q", body.AccessToken, want)
-		}
+	req := r["request"]
+	if req == "" {
+		return nil
+	}
+	var body struct{ AccessToken, Username, UserPoolId *string }
+	if err := json.Unmarshal([]byte(req), &body); err != nil {
+		return fmt.Errorf("request %q: %v", req, err)
+	}
+	if body.AccessToken == nil && fp == "" {
+		return checkAdminRequest(r, body.Username, body.UserPoolId)
+	}
+	if want := "<redacted:" + fp + ">"; body.AccessToken == nil || *body.AccessToken != want {
+		return fmt.Errorf("request's AccessToken is %q, want %q", req, want)
+	}
+	return nil
+}
+
+// checkAdminRequest checks an admin row's request names the report's
+// user and pool. A CSV report escapes a cell a spreadsheet would run.
+func checkAdminRequest(r map[string]string, username, pool *string) error {
+	switch {
+	case username == nil || pool == nil:
+		return fmt.Errorf("request %q has neither AccessToken nor Username and UserPoolId", r["request"])
+	case *username != r["username"] && "'"+*username != r["username"]:
+		return fmt.Errorf("request's Username %q, report's username %q", *username, r["username"])
+	case *pool != r["user_pool_id"]:
+		return fmt.Errorf("request's UserPoolId %q, report's user_pool_id %q", *pool, r["user_pool_id"])
 	}
 	return nil
 }
