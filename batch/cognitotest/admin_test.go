@@ -162,6 +162,11 @@ func TestAdminRequestRefused(t *testing.T) {
 			b := strings.Replace(good, "alice", "alicf", 1)
 			r.Body = io.NopCloser(strings.NewReader(b))
 		}, "InvalidSignatureException"},
+		{"body changed, its old hash claimed", good, "cognito-idp", now, func(r *http.Request) {
+			sum := sha256.Sum256([]byte(good))
+			r.Header.Set("X-Amz-Content-Sha256", hex.EncodeToString(sum[:]))
+			r.Body = io.NopCloser(strings.NewReader(strings.Replace(good, "alice", "alicf", 1)))
+		}, "InvalidSignatureException"},
 		{"date changed", good, "cognito-idp", now, func(r *http.Request) {
 			r.Header.Set("X-Amz-Date", now.Add(time.Second).UTC().Format(amzDateFormat))
 		}, "InvalidSignatureException"},

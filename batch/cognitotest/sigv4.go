@@ -176,10 +176,12 @@ func sign(r *http.Request, body []byte, creds aws.Credentials, a authorization, 
 			req.Header[http.CanonicalHeaderKey(name)] = r.Header.Values(name)
 		}
 	}
-	hash := r.Header.Get("X-Amz-Content-Sha256")
-	if hash == "" {
-		sum := sha256.Sum256(body)
-		hash = hex.EncodeToString(sum[:])
+	// The payload's hash is signed; a header claiming another is a body
+	// changed on the way.
+	sum := sha256.Sum256(body)
+	hash := hex.EncodeToString(sum[:])
+	if claimed := r.Header.Get("X-Amz-Content-Sha256"); claimed != "" && claimed != hash {
+		return authorization{}, errors.New("the payload's hash is not the body's")
 	}
 	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hash, a.service, a.region, at); err != nil {
 		return authorization{}, err
