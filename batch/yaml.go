@@ -342,7 +342,8 @@ func (d *docReader) next() (yamlDoc, error) {
 		return yamlDoc{}, io.EOF
 	}
 	var doc yamlDoc
-	started := false // a "---" or content has begun the document
+	started := false    // a line that is not a directive has begun the document
+	directives := false // the document has directives
 	add := func(text []byte, line int) {
 		if doc.line == 0 {
 			doc.line = line
@@ -380,7 +381,11 @@ func (d *docReader) next() (yamlDoc, error) {
 		if marker(text, "...") {
 			return d.finish(doc)
 		}
-		started = started || marker(text, "---") || !blankOrComment(text) && !directive(text)
+		// Directives belong to the "---" after them: comments between them
+		// do not start the document. Elsewhere anything does, so that a
+		// bad comment before "---" costs no document but its own.
+		directives = directives || directive(text)
+		started = started || marker(text, "---") || !directive(text) && !(directives && blankOrComment(text))
 	}
 }
 

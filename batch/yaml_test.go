@@ -52,7 +52,7 @@ func TestReadYAML(t *testing.T) {
 		},
 		{
 			name: "a directive and an end marker",
-			in:   "%YAML 1.1\n---\naccess_token: t1\n...\n%YAML 1.1\n---\naccess_token: t2\n",
+			in:   "%YAML 1.1\n---\naccess_token: t1\n...\n%YAML 1.1\n# the second\n\n---\naccess_token: t2\n",
 			want: []wantRow{{N: 1, Token: "t1"}, {N: 2, Token: "t2"}},
 		},
 		{
