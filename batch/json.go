@@ -151,15 +151,19 @@ var errValueTooLong = errors.New("manifest: a JSON value is too long")
 // last offset asked about, so that it can tell the line of a later one.
 type lineCounter struct {
 	r     io.Reader
-	held  []byte // read from base on
+	held  []byte // held[done:] was read from base on
+	done  int
 	base  int64
 	lines int // newlines before base
 }
 
 func (c *lineCounter) Read(p []byte) (int, error) {
-	room := maxJSONValue - len(c.held)
+	room := maxJSONValue - (len(c.held) - c.done)
 	if room <= 0 {
 		return 0, errValueTooLong
+	}
+	if c.done > len(c.held)/2 {
+		c.held, c.done = append(c.held[:0], c.held[c.done:]...), 0
 	}
 	n, err := c.r.Read(p[:min(len(p), room)])
 	c.held = append(c.held, p[:n]...)
@@ -169,17 +173,17 @@ func (c *lineCounter) Read(p []byte) (int, error) {
 // at returns the line of offset off, at or after the last offset asked
 // about, and forgets what was read before it.
 func (c *lineCounter) at(off int64) int {
-	k := int(min(max(off-c.base, 0), int64(len(c.held))))
-	c.lines += bytes.Count(c.held[:k], []byte("\n"))
-	c.held = append(c.held[:0], c.held[k:]...)
+	k := int(min(max(off-c.base, 0), int64(len(c.held)-c.done)))
+	c.lines += bytes.Count(c.held[c.done:c.done+k], []byte("\n"))
+	c.done += k
 	c.base += int64(k)
 	return c.lines + 1
 }
 
 // last returns the line of the last byte read.
 func (c *lineCounter) last() int {
-	trailing := len(c.held) > 0 && c.held[len(c.held)-1] == '\n'
-	n := c.at(c.base + int64(len(c.held)))
+	trailing := len(c.held) > c.done && c.held[len(c.held)-1] == '\n'
+	n := c.at(c.base + int64(len(c.held)-c.done))
 	if trailing {
 		n--
 	}

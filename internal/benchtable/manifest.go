@@ -97,7 +97,19 @@ const manifestHeader = "id,access_token,software_token_enabled,software_token_pr
 // writeManifest writes a CSV manifest of n distinct users, readable by its
 // owner only: the tool warns about a manifest others can read, and the
 // warning would be noise in the measure.
-func writeManifest(path string, n int, m *tokenMaker) (err error) {
+func writeManifest(path string, n int, m *tokenMaker) error {
+	return writeRows(path, manifestHeader, n, func(line []byte, i int) []byte {
+		line = append(line, 'u')
+		line = strconv.AppendInt(line, int64(i), 10)
+		line = append(line, ',')
+		line = m.appendToken(line, i)
+		return append(line, ",true,true\n"...)
+	})
+}
+
+// writeRows writes head, then row(dst, i) for each of n rows, to a file
+// at path readable by its owner only.
+func writeRows(path, head string, n int, row func(dst []byte, i int) []byte) (err error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
@@ -108,17 +120,13 @@ func writeManifest(path string, n int, m *tokenMaker) (err error) {
 		}
 	}()
 	w := bufio.NewWriterSize(f, 1<<20)
-	if _, err := w.WriteString(manifestHeader); err != nil {
+	if _, err := w.WriteString(head); err != nil {
 		return err
 	}
-	line := make([]byte, 0, 2048)
+	buf := make([]byte, 0, 2048)
 	for i := range n {
-		line = append(line[:0], 'u')
-		line = strconv.AppendInt(line, int64(i), 10)
-		line = append(line, ',')
-		line = m.appendToken(line, i)
-		line = append(line, ",true,true\n"...)
-		if _, err := w.Write(line); err != nil {
+		buf = row(buf[:0], i)
+		if _, err := w.Write(buf); err != nil {
 			return err
 		}
 	}

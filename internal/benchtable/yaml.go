@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 )
@@ -34,27 +32,12 @@ func (b *bench) yamlMemory() []row {
 
 // writeYAMLManifest writes the rows writeManifest writes as a stream of n
 // YAML documents, one a row, readable by its owner only.
-func writeYAMLManifest(path string, n int, m *tokenMaker) (err error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}()
-	w := bufio.NewWriterSize(f, 1<<20)
-	doc := make([]byte, 0, 2048)
-	for i := range n {
-		doc = append(doc[:0], "---\nid: u"...)
+func writeYAMLManifest(path string, n int, m *tokenMaker) error {
+	return writeRows(path, "", n, func(doc []byte, i int) []byte {
+		doc = append(doc, "---\nid: u"...)
 		doc = strconv.AppendInt(doc, int64(i), 10)
 		doc = append(doc, "\naccess_token: "...)
 		doc = m.appendToken(doc, i)
-		doc = append(doc, "\nsoftware_token_enabled: true\nsoftware_token_preferred: true\n"...)
-		if _, err := w.Write(doc); err != nil {
-			return err
-		}
-	}
-	return w.Flush()
+		return append(doc, "\nsoftware_token_enabled: true\nsoftware_token_preferred: true\n"...)
+	})
 }
