@@ -174,28 +174,35 @@ var manifestFormats = map[string]string{
 // line, after any byte-order mark: "{" starts JSON Lines, "[" a JSON
 // array; "---", "%", "#" or "- " a YAML document or sequence, as does a
 // "key:" before any comma (a CSV header has commas and no colon); anything
-// else is CSV.
+// else is CSV. It waits for no more of a pipe than that line.
 func sniffFormat(br *bufio.Reader) string {
-	b, _ := br.Peek(4096)
-	b = bytes.TrimPrefix(b, []byte("\ufeff"))
-	for len(b) > 0 {
-		line, rest, _ := bytes.Cut(b, []byte("\n"))
-		b = rest
-		line = bytes.TrimSpace(line)
+	for n := 1; n <= 4096; n = br.Buffered() + 1 {
+		b, err := br.Peek(n) // waits for one byte more than was buffered
+		if err == nil {
+			b, _ = br.Peek(br.Buffered())
+		}
+		t := bytes.TrimLeft(bytes.TrimPrefix(b, []byte("\ufeff")), " \t\r\n")
+		line, _, whole := bytes.Cut(t, []byte("\n"))
 		switch {
-		case len(line) == 0:
-			continue
-		case line[0] == '{':
-			return "jsonl"
-		case line[0] == '[':
-			return "json"
-		case line[0] == '%' || line[0] == '#' || bytes.HasPrefix(line, []byte("---")) || string(line) == "-" || bytes.HasPrefix(line, []byte("- ")):
-			return "yaml"
+		case len(t) > 0 && (t[0] == '{' || t[0] == '['):
+			return map[byte]string{'{': "jsonl", '[': "json"}[t[0]]
+		case whole || err != nil && len(t) > 0:
+			return lineFormat(bytes.TrimSpace(line))
+		case err != nil:
+			return "csv"
 		}
-		if colon := bytes.Index(line, []byte(":")); colon > 0 && !bytes.Contains(line[:colon], []byte(",")) {
-			return "yaml"
-		}
-		return "csv"
+	}
+	return "csv"
+}
+
+// lineFormat is the format whose manifests start with line, not blank.
+func lineFormat(line []byte) string {
+	switch {
+	case line[0] == '%' || line[0] == '#' || bytes.HasPrefix(line, []byte("---")) || string(line) == "-" || bytes.HasPrefix(line, []byte("- ")):
+		return "yaml"
+	}
+	if colon := bytes.Index(line, []byte(":")); colon > 0 && !bytes.Contains(line[:colon], []byte(",")) {
+		return "yaml"
 	}
 	return "csv"
 }
