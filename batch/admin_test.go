@@ -430,3 +430,32 @@ func TestAdminRunIsSigned(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminYAMLAndJSON reads admin rows in the other forms a manifest
+// takes, each held to one mode as JSON Lines are.
+func TestAdminYAMLAndJSON(t *testing.T) {
+	yamlText := "username: alice\nuser_pool_id: eu-west-1_AbC123\nsms_enabled: true\n---\nUsername: bob\nUserPoolId: eu-west-1_AbC123\nSMSMfaSettings: {Enabled: true}\n---\nsms_enabled: true\n"
+	jsonText := `[{"username":"alice","user_pool_id":"eu-west-1_AbC123","sms_enabled":true},{"Username":"bob","UserPoolId":"eu-west-1_AbC123","SMSMfaSettings":{"Enabled":true}},{"sms_enabled":true}]`
+	for name, m := range map[string]batch.Manifest{"yaml": batch.ReadYAML(strings.NewReader(yamlText)), "json": batch.ReadJSON(strings.NewReader(jsonText))} {
+		rows, err := readManifest(t, m)
+		if err != nil || len(rows) != 3 {
+			t.Fatalf("%s: %d rows, err %v", name, len(rows), err)
+		}
+		for i, user := range []string{"alice", "bob", ""} {
+			if r := rows[i]; !r.Admin || r.Username != user || r.Err != nil {
+				t.Errorf("%s row %d: admin %v user %q err %v", name, r.N, r.Admin, r.Username, r.Err)
+			}
+		}
+	}
+	mixed := map[string]batch.Manifest{
+		"yaml": batch.ReadYAML(strings.NewReader("username: alice\nsms_enabled: true\n---\naccess_token: t\nsms_enabled: true\n")),
+		"json": batch.ReadJSON(strings.NewReader(`[{"username":"alice","sms_enabled":true},` + "\n" + `{"access_token":"t","sms_enabled":true}]`)),
+	}
+	for name, m := range mixed {
+		_, err := readManifest(t, m)
+		var me *batch.ModeError
+		if !errors.As(err, &me) || me.Line < 2 {
+			t.Errorf("%s: err = %v, want a ModeError at the second row's line", name, err)
+		}
+	}
+}

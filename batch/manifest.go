@@ -246,27 +246,27 @@ func (m *lineManifest) readRow() (row Row, ok bool, err error) {
 	if !ok {
 		return row, false, nil
 	}
-	if err := m.keepMode(&row); err != nil {
+	if err := m.mode.keep(&row, m.lines.line); err != nil {
 		return Row{}, false, err
 	}
 	m.n++
 	return row, true, nil
 }
 
-// keepMode holds the manifest to the mode of its first row that says how
-// it names its user; a row that does not say follows it.
-func (m *lineManifest) keepMode(row *Row) error {
+// keep holds a manifest to the mode of its first row that says how it
+// names its user; a row that does not say follows it. line is the row's.
+func (m *mode) keep(row *Row, line int) error {
 	switch {
 	case row.both:
-		return &ModeError{Line: m.lines.line, Both: true}
+		return &ModeError{Line: line, Both: true}
 	case !row.keyed:
-		row.Admin = row.Admin || m.mode == modeAdmin
-	case m.mode == modeUnknown && row.Admin:
-		m.mode = modeAdmin
-	case m.mode == modeUnknown:
-		m.mode = modeToken
-	case row.Admin != (m.mode == modeAdmin):
-		return &ModeError{Line: m.lines.line, Admin: row.Admin}
+		row.Admin = row.Admin || *m == modeAdmin
+	case *m == modeUnknown && row.Admin:
+		*m = modeAdmin
+	case *m == modeUnknown:
+		*m = modeToken
+	case row.Admin != (*m == modeAdmin):
+		return &ModeError{Line: line, Admin: row.Admin}
 	}
 	return nil
 }

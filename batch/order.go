@@ -35,6 +35,11 @@ type place struct {
 // n+lines: the lines in between are the CSV header and blank lines.
 type gap struct{ n, lines int }
 
+// ErrNotByLine is returned by ByExpiry for a manifest whose rows are not
+// one a line (JSON, YAML): it cannot find a row again by where its line
+// starts.
+var ErrNotByLine = errors.New("manifest: --order expiry reads each row again from its line, and this manifest's rows are not one a line")
+
 // ErrNotSeekable is returned by ByExpiry for a manifest it cannot read a
 // second time, such as a pipe.
 var ErrNotSeekable = errors.New("manifest: --order expiry reads each row twice, and this manifest cannot be read twice (is it a pipe?): save it to a file first")
@@ -52,7 +57,7 @@ var ErrAdminOrder = errors.New("manifest: --order expiry orders rows by their to
 func ByExpiry(m Manifest, src io.ReaderAt) (*Rows, error) {
 	lm, ok := m.(interface{ byLine() *lineManifest })
 	if !ok {
-		return nil, fmt.Errorf("manifest: %T cannot be read in expiry order", m)
+		return nil, ErrNotByLine
 	}
 	if _, err := src.ReadAt(make([]byte, 1), 0); err != nil && err != io.EOF {
 		return nil, fmt.Errorf("%w (%v)", ErrNotSeekable, err)

@@ -224,7 +224,7 @@ func parseRunFlags(args []string, stdout io.Writer) (*runFlags, string, error) {
 // defineRunFlags defines run's flags on fs, read into f. The number flags
 // keep their first error in the numberFlags returned.
 func defineRunFlags(fs *flag.FlagSet, f *runFlags) *numberFlags {
-	fs.StringVar(&f.format, "format", "", "manifest format: csv or jsonl (default: from the file name; for - the content)")
+	fs.StringVar(&f.format, "format", "", "manifest format: csv, jsonl, json or yaml (default: from the file name; for - the content)")
 	fs.StringVar(&f.reportPath, "report", "-", "where the report goes (- for standard output)")
 	fs.StringVar(&f.reportFormat, "report-format", "", "report format: csv or jsonl (default: from --report's name, else csv)")
 	fs.StringVar(&f.summaryPath, "summary", "", "also write the run summary as JSON to this file")
@@ -283,10 +283,13 @@ func checkRunFlags(f *runFlags, positional []string) error {
 	if f.logFormat != "text" && f.logFormat != "json" {
 		return usageError{fmt.Sprintf("--log-format %q: want text or json", f.logFormat), ""}
 	}
-	for _, v := range []struct{ flag, val string }{{"--format", f.format}, {"--report-format", f.reportFormat}} {
-		if v.val != "" && v.val != "csv" && v.val != "jsonl" {
-			return usageError{fmt.Sprintf("%s %q: want csv or jsonl", v.flag, v.val), ""}
-		}
+	switch f.format {
+	case "", "csv", "jsonl", "json", "yaml":
+	default:
+		return usageError{fmt.Sprintf("--format %q: want csv, jsonl, json or yaml", f.format), ""}
+	}
+	if f.reportFormat != "" && f.reportFormat != "csv" && f.reportFormat != "jsonl" {
+		return usageError{fmt.Sprintf("--report-format %q: want csv or jsonl", f.reportFormat), ""}
 	}
 	return nil
 }

@@ -43,6 +43,13 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if errors.As(err, &ue) && sum != nil && sum.Attempts == 0 {
 		sum = nil // nothing was sent: the error says all there is
 	}
+	var pe *batch.PrettyJSONError
+	if errors.As(err, &pe) {
+		err = usageError{pe.Error(), prettyHint(path, pe)}
+		if sum != nil && sum.Attempts == 0 {
+			sum = nil
+		}
+	}
 	if sum != nil {
 		if werr := report.WriteSummary(stderr, sum); werr != nil && err == nil {
 			err = werr
@@ -111,7 +118,7 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 	if f.order == "expiry" && !empty {
 		// The rows are read again from the file; a pipe was copied aside.
 		if manifest, err = batch.ByExpiry(manifest, io.NewSectionReader(src.file, src.base, src.size-src.base)); err != nil {
-			return nil, err
+			return nil, expiryError(err, format, path)
 		}
 	}
 

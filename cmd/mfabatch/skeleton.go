@@ -55,10 +55,28 @@ const skeletonAdminInput = `{
 }
 `
 
+// skeletonYAMLInput is what `aws cognito-idp set-user-mfa-preference
+// --generate-cli-skeleton yaml-input` (AWS CLI v2) prints: the fields and
+// values of skeletonInput, each with the first sentence of its
+// documentation in the Cognito API reference.
+const skeletonYAMLInput = `SMSMfaSettings: # User preferences for SMS message MFA.
+  Enabled: true # Specifies whether SMS message MFA is activated.
+  PreferredMfa: true # Specifies whether SMS is the preferred MFA method.
+SoftwareTokenMfaSettings: # User preferences for time-based one-time password (TOTP) MFA.
+  Enabled: true # Specifies whether software token MFA is activated.
+  PreferredMfa: true # Specifies whether software token MFA is the preferred MFA method.
+EmailMfaSettings: # User preferences for email message MFA.
+  Enabled: true # Specifies whether email message MFA is active for a user.
+  PreferredMfa: true # Specifies whether email message MFA is the user's preferred method.
+WebAuthnMfaSettings: # User preferences for passkey MFA.
+  Enabled: true # Specifies whether passkey MFA is activated for a user.
+AccessToken: '' # [REQUIRED] A valid access token that Amazon Cognito issued to the currently signed-in user.
+`
+
 const exampleToken = "REPLACE_WITH_ACCESS_TOKEN"
 
 // skeletons names the skeletons, for the usage line.
-const skeletons = "mfabatch skeleton input|output|csv|jsonl|admin-input|admin-csv|admin-jsonl"
+const skeletons = "mfabatch skeleton input|output|csv|jsonl|yaml-input|admin-input|admin-csv|admin-jsonl"
 
 func skeletonCmd(args []string, stdout io.Writer) error {
 	if len(args) != 1 {
@@ -68,6 +86,8 @@ func skeletonCmd(args []string, stdout io.Writer) error {
 	switch args[0] {
 	case "input":
 		out = skeletonInput
+	case "yaml-input":
+		out = skeletonYAMLInput
 	case "output":
 		var b bytes.Buffer
 		w := report.NewJSONL(&b)

@@ -171,31 +171,26 @@ type noRows struct{}
 func (noRows) Next() (batch.Row, error) { return batch.Row{}, io.EOF }
 
 // readManifest reads in as format, or when format is "" as the manifest's
-// name says, or for a pipe without a known extension as its first
-// non-blank byte says, and checks its header. It returns the format used.
+// name says, or for a pipe without a known extension as its start says
+// (see sniffFormat), and checks a CSV header. It returns the format used.
 func readManifest(in io.Reader, src *source, format string) (batch.Manifest, string, error) {
 	if format == "" {
-		switch strings.ToLower(filepath.Ext(src.name)) {
-		case ".csv":
-			format = "csv"
-		case ".jsonl", ".ndjson", ".json":
-			format = "jsonl"
-		default:
-			if !src.pipe && src.name != "-" {
-				return nil, "", usageError{fmt.Sprintf("cannot tell the format of %s from its name", src.name), "name it .csv or .jsonl, or pass --format csv|jsonl"}
-			}
+		format = manifestFormats[strings.ToLower(filepath.Ext(src.name))]
+		if format == "" && !src.pipe && src.name != "-" {
+			return nil, "", usageError{fmt.Sprintf("cannot tell the format of %s from its name", src.name), "name it .csv, .jsonl, .json or .yaml, or pass --format csv|jsonl|json|yaml"}
 		}
 	}
 	if format == "" {
 		br := bufio.NewReader(in)
-		in = br
-		format = "csv"
-		if sniffJSON(br) {
-			format = "jsonl"
-		}
+		in, format = br, sniffFormat(br)
 	}
-	if format == "jsonl" {
-		return batch.ReadJSONL(in), format, nil
+	switch format {
+	case "jsonl":
+		return batch.ReadJSONLines(in), format, nil
+	case "json":
+		return batch.ReadJSON(in), format, nil
+	case "yaml":
+		return batch.ReadYAML(in), format, nil
 	}
 	m, err := batch.ReadCSV(in)
 	var he *batch.HeaderError
@@ -210,21 +205,77 @@ func readManifest(in io.Reader, src *source, format string) (batch.Manifest, str
 	return m, format, nil
 }
 
-// sniffJSON reports whether the first non-blank byte, after any byte-order
-// mark, is '{'.
-func sniffJSON(br *bufio.Reader) bool {
-	for n := 1; n <= 4096; n++ {
-		b, err := br.Peek(n)
-		if len(b) < n {
-			return false
+// manifestFormats are the formats by the manifest's extension.
+var manifestFormats = map[string]string{
+	".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".yaml": "yaml", ".yml": "yaml",
+}
+
+// sniffFormat tells a piped manifest's format from its first non-blank
+// line, after any byte-order mark: "{" starts JSON Lines, "[" a JSON
+// array; "---", "%", "#" or "- " a YAML document or sequence, as does a
+// "key:" before any comma (a CSV header has commas and no colon); anything
+// else is CSV. It waits for no more of a pipe than that line.
+func sniffFormat(br *bufio.Reader) string {
+	for n := 1; n <= 4096; n = br.Buffered() + 1 {
+		b, err := br.Peek(n) // waits for one byte more than was buffered
+		if err == nil {
+			b, _ = br.Peek(br.Buffered())
 		}
-		b = bytes.TrimPrefix(b, []byte("\ufeff"))
-		if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 {
-			return t[0] == '{'
-		}
-		if err != nil {
-			return false
+		t := bytes.TrimLeft(bytes.TrimPrefix(b, []byte("\ufeff")), " \t\r\n")
+		line, _, whole := bytes.Cut(t, []byte("\n"))
+		switch {
+		case len(t) > 0 && (t[0] == '{' || t[0] == '['):
+			return map[byte]string{'{': "jsonl", '[': "json"}[t[0]]
+		case whole || err != nil && len(t) > 0:
+			return lineFormat(bytes.TrimSpace(line))
+		case err != nil:
+			return "csv"
 		}
 	}
-	return false
+	return "csv"
+}
+
+// lineFormat is the format whose manifests start with line, not blank.
+func lineFormat(line []byte) string {
+	switch {
+	case line[0] == '%' || line[0] == '#' || bytes.HasPrefix(line, []byte("---")) || string(line) == "-" || bytes.HasPrefix(line, []byte("- ")):
+		return "yaml"
+	}
+	if colon := bytes.Index(line, []byte(":")); colon > 0 && !bytes.Contains(line[:colon], []byte(",")) {
+		return "yaml"
+	}
+	return "csv"
+}
+
+// prettyHint says how to read a pretty-printed JSON manifest given as
+// JSON Lines: as JSON, or made into JSON Lines in another file.
+func prettyHint(path string, pe *batch.PrettyJSONError) string {
+	name, out := path, "manifest.jsonl"
+	if path == "-" {
+		name = "FILE"
+	} else {
+		out = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)) + ".compact.jsonl"
+	}
+	filter := "."
+	if pe.Text == "[" {
+		filter = ".[]"
+	}
+	return fmt.Sprintf("pass --format json to read it as it is, or make it JSON Lines: jq -c '%s' %s > %s", filter, name, out)
+}
+
+// expiryError says how to order a manifest that ByExpiry cannot read
+// again by its lines: make it JSON Lines first.
+func expiryError(err error, format, path string) error {
+	if !errors.Is(err, batch.ErrNotByLine) {
+		return err
+	}
+	name := path
+	if path == "-" {
+		name = "FILE"
+	}
+	hint := fmt.Sprintf("make it JSON Lines first: jq -c 'if type == \"array\" then .[] else . end' %s > manifest.jsonl", name)
+	if format == "yaml" {
+		hint = fmt.Sprintf("make it JSON Lines first: yq -o=json -I=0 . %s > manifest.jsonl (for a sequence, '.[]' in place of .)", name)
+	}
+	return usageError{fmt.Sprintf("--order expiry reads each row again from its line, and a %s manifest's rows are not one a line", strings.ToUpper(format)), hint}
 }

@@ -55,6 +55,7 @@ var measures = []struct {
 	{"overhead", (*bench).overhead},
 	{"rate", (*bench).rate},
 	{"memory", (*bench).memory},
+	{"yaml", (*bench).yamlMemory},
 	{"startup", (*bench).startup},
 	{"peer", (*bench).peer},
 	{"shared", (*bench).shared},
@@ -64,7 +65,7 @@ var measures = []struct {
 }
 
 func main() {
-	only := flag.String("only", "", "comma-separated measures to run: overhead, rate, memory, startup, peer, shared, idle, s3, admin (default: all)")
+	only := flag.String("only", "", "comma-separated measures to run: overhead, rate, memory, yaml, startup, peer, shared, idle, s3, admin (default: all)")
 	bin := flag.String("bin", "", "mfabatch binary to measure (default: build ./cmd/mfabatch)")
 	keep := flag.Bool("keep", false, "keep the scratch directory with its manifests and reports")
 	serveMode := flag.Bool("serve", false, "internal: serve a fake Cognito for the harness (see fake.go)")
