@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -106,45 +105,10 @@ func startPushgateway(t *testing.T) string {
 	t.Helper()
 	bin := requirePushgateway(t)
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	logPath := filepath.Join(t.TempDir(), "pushgateway.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "--web.listen-address="+addr)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		t.Fatalf("start %s: %v", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-exited
-		logFile.Close()
-	})
+	d := startDaemon(t, "the Pushgateway", bin, "--web.listen-address="+addr)
 	url := "http://" + addr
-	client := &http.Client{Timeout: time.Second}
-	for deadline := time.Now().Add(gatewayReadyWait); ; {
-		resp, err := client.Get(url + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return url
-			}
-		}
-		select {
-		case <-exited:
-			b, _ := os.ReadFile(logPath)
-			t.Fatalf("the Pushgateway exited before it was ready:\n%s", b)
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the Pushgateway is not ready on %s after %v", url, gatewayReadyWait)
-		}
-	}
+	d.waitReady(t, url+"/-/ready", gatewayReadyWait, func(status int) bool { return status == http.StatusOK })
+	return url
 }
 
 // requirePushgateway returns the Pushgateway's path, or skips the test
