@@ -43,6 +43,10 @@ func explicitBody(params any) ([]byte, bool) {
 		if in.AccessToken != nil {
 			return Body(*in.AccessToken, in), true
 		}
+	case *cip.AdminSetUserMFAPreferenceInput:
+		if in.UserPoolId != nil && in.Username != nil {
+			return AdminBody(in), true
+		}
 	}
 	return nil, false
 }
@@ -96,6 +100,29 @@ type setUserMFABody struct {
 // the SDK's key order.
 func Body(token string, in *cip.SetUserMFAPreferenceInput) []byte {
 	return marshal(setUserMFABody{token, blocksOf(in.EmailMfaSettings, in.SMSMfaSettings, in.SoftwareTokenMfaSettings, in.WebAuthnMfaSettings)})
+}
+
+// adminSetUserMFABody is AdminSetUserMFAPreference's request body, its
+// keys in the SDK's order.
+type adminSetUserMFABody struct {
+	EmailMfaSettings         *factorBlock `json:",omitempty"`
+	SMSMfaSettings           *factorBlock `json:",omitempty"`
+	SoftwareTokenMfaSettings *factorBlock `json:",omitempty"`
+	Username                 string
+	UserPoolId               string
+	WebAuthnMfaSettings      *passkeyBlock `json:",omitempty"`
+}
+
+// AdminBody is the JSON the tool sends for in, as Body is for the token
+// call. in's pool and username must be set.
+func AdminBody(in *cip.AdminSetUserMFAPreferenceInput) []byte {
+	b := blocksOf(in.EmailMfaSettings, in.SMSMfaSettings, in.SoftwareTokenMfaSettings, in.WebAuthnMfaSettings)
+	return marshal(adminSetUserMFABody{
+		EmailMfaSettings: b.EmailMfaSettings, SMSMfaSettings: b.SMSMfaSettings,
+		SoftwareTokenMfaSettings: b.SoftwareTokenMfaSettings,
+		Username:                 *in.Username, UserPoolId: *in.UserPoolId,
+		WebAuthnMfaSettings: b.WebAuthnMfaSettings,
+	})
 }
 
 // marshal is v as compact JSON, with no trailing newline and <, > and &

@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"context"
 	"log/slog"
 	"time"
 )
@@ -25,9 +26,20 @@ type Config struct {
 	DryRun        bool      // check and describe every row; send nothing
 	MaxFailures   Threshold // halt once failed rows exceed it; the zero value never halts
 	Adaptive      bool      // slow down on throttling, recover slowly; needs RPS > 0
-	// AlreadyDone reports rows (by token fingerprint) that succeeded in an
-	// earlier run: they are skipped and make no call. nil means none.
-	AlreadyDone func(tokenSHA256 string) bool
+	// UserPoolID (--user-pool-id) is the pool of admin rows that name
+	// none; a row naming another pool, or a token from another pool, is
+	// invalid (UserNotInPool). "" means rows name their own.
+	UserPoolID string
+	// Credentials, when set, is asked once, before the first admin call,
+	// whether AWS credentials can be had; its error ends the run before
+	// any call. Secrets, when set, gives the credentials' values, which
+	// nothing the service sends back may show.
+	Credentials func(context.Context) error
+	Secrets     func() []string
+	// AlreadyDone reports rows (by token fingerprint, or an admin row's
+	// pool and username) that succeeded in an earlier run: they are
+	// skipped and make no call. nil means none.
+	AlreadyDone func(DoneKey) bool
 	// Reported reports rows whose Result an earlier pass over the same
 	// manifest already gave the sink (the plan writes earlier successes
 	// before the first call): they are counted, not written again. nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/gocarina/gocsv"
@@ -19,6 +20,13 @@ type CSV struct{ lineManifest }
 // Close does nothing: reading holds no goroutine to stop. It is kept for
 // callers that close a CSV they stop reading early.
 func (m *CSV) Close() error { return nil }
+
+// Admin reports whether the manifest names users by username (admin
+// mode), as its header says.
+func (m *CSV) Admin() bool {
+	p, ok := m.parser.(*csvParser)
+	return ok && p.admin
+}
 
 // ReadCSV checks the header of a CSV manifest and returns a reader for its
 // rows.
@@ -40,7 +48,7 @@ func ReadCSV(r io.Reader) (*CSV, error) {
 			if _, herr := checkHeader(header); err == nil && herr != nil {
 				return nil, herr
 			}
-			return nil, &HeaderError{fmt.Sprintf("line %d is longer than %d bytes; a CSV manifest's first line names its columns: %s", lines.line, MaxLineBytes, strings.Join(Columns, ", "))}
+			return nil, &HeaderError{Msg: fmt.Sprintf("line %d is longer than %d bytes; a CSV manifest's first line names its columns: %s", lines.line, MaxLineBytes, knownColumns())}
 		case errors.As(err, &pe):
 			return nil, fmt.Errorf("manifest header: %w", &csv.ParseError{StartLine: lines.line, Line: lines.line, Column: pe.Column, Err: pe.Err})
 		case err == io.EOF || err == nil && blank(header):
@@ -64,6 +72,7 @@ func ReadCSV(r io.Reader) (*CSV, error) {
 // gocsv, by the header's checked column names.
 type csvParser struct {
 	names []string
+	admin bool // the header names users by username
 	line  lineSource
 	um    *gocsv.Unmarshaller
 }
@@ -82,7 +91,7 @@ func (s *lineSource) Read(p []byte) (int, error) {
 }
 
 func newCSVParser(names []string) (*csvParser, error) {
-	p := &csvParser{names: names}
+	p := &csvParser{names: names, admin: slices.Contains(names, "username")}
 	cr := csv.NewReader(&p.line)
 	cr.FieldsPerRecord = len(names)
 	// gocsv reads its header from the reader: the names, as checked.
@@ -117,7 +126,7 @@ func (p *csvParser) parse(n, line int, text []byte) (Row, bool) {
 	if f.blank() {
 		return Row{}, false
 	}
-	return f.row(n), true
+	return f.row(n, p.admin), true
 }
 
 // miscounted reads a line whose cells do not match the header: a line of
@@ -135,9 +144,13 @@ func (p *csvParser) miscounted(n, line int, text []byte) (Row, bool) {
 			f.ID = rec[i]
 		case "access_token":
 			f.AccessToken = rec[i]
+		case "username":
+			f.Username = rec[i]
+		case "user_pool_id":
+			f.UserPoolID = rec[i]
 		}
 	}
-	r := f.row(n)
+	r := f.row(n, p.admin)
 	r.Err = rowErr(CodeInvalidRow, "line %d has %d fields, the header has %d", line, len(rec), len(p.names))
 	return r, true
 }
@@ -153,10 +166,11 @@ func blank(rec []string) bool {
 
 // checkHeader matches column names case-insensitively after trimming and
 // refuses unknown, repeated or missing ones: a misspelt column must never
-// be ignored.
+// be ignored. A header names users by access_token (token mode) or by
+// username (admin mode), never both.
 func checkHeader(header []string) ([]string, error) {
 	known := map[string]bool{}
-	for _, c := range Columns {
+	for _, c := range append(Columns, AdminColumns...) {
 		known[c] = true
 	}
 	names := make([]string, len(header))
@@ -165,27 +179,47 @@ func checkHeader(header []string) ([]string, error) {
 		n := strings.ToLower(strings.TrimSpace(h))
 		switch {
 		case strings.HasPrefix(n, "eyj"):
-			return nil, &HeaderError{fmt.Sprintf("column %d of the first line looks like a token: a CSV manifest's first line must name its columns: %s", i+1, strings.Join(Columns, ", "))}
+			return nil, &HeaderError{Msg: fmt.Sprintf("column %d of the first line looks like a token: a CSV manifest's first line must name its columns: %s", i+1, knownColumns())}
 		case n == "":
-			return nil, &HeaderError{fmt.Sprintf("column %d has no name; the columns are: %s", i+1, strings.Join(Columns, ", "))}
+			return nil, &HeaderError{Msg: fmt.Sprintf("column %d has no name; the columns are: %s", i+1, knownColumns())}
 		case !known[n]:
-			return nil, &HeaderError{fmt.Sprintf("unknown column %q (column %d); the columns are: %s", clipName(h), i+1, strings.Join(Columns, ", "))}
+			return nil, &HeaderError{Msg: fmt.Sprintf("unknown column %q (column %d); the columns are: %s", clipName(h), i+1, knownColumns())}
 		case seen[n]:
-			return nil, &HeaderError{fmt.Sprintf("column %q appears twice", n)}
+			return nil, &HeaderError{Msg: fmt.Sprintf("column %q appears twice", n)}
 		}
 		seen[n] = true
 		names[i] = n
 	}
-	if !seen["access_token"] {
-		return nil, &HeaderError{"no access_token column; the columns are: " + strings.Join(Columns, ", ")}
+	return names, checkMode(seen)
+}
+
+// modeHint says how each mode names its users.
+const modeHint = "name users by access_token (token mode: the users' own tokens), or by username with user_pool_id or --user-pool-id (admin mode: AWS credentials); split a mixed list into two manifests"
+
+// checkMode checks that a header names users one way.
+func checkMode(seen map[string]bool) error {
+	switch {
+	case seen["access_token"] && seen["username"]:
+		return &HeaderError{Msg: "the header has both access_token and username columns: a manifest names its users one way", Hint: modeHint}
+	case seen["access_token"] && seen["user_pool_id"]:
+		return &HeaderError{Msg: "the header has both access_token and user_pool_id columns: user_pool_id goes with username (admin mode); a token names its own pool", Hint: modeHint}
+	case !seen["access_token"] && !seen["username"]:
+		return &HeaderError{Msg: "no access_token or username column; the columns are: " + knownColumns(), Hint: modeHint}
 	}
-	return names, nil
+	return nil
+}
+
+// knownColumns lists the columns of both modes, for messages.
+func knownColumns() string {
+	return strings.Join(Columns, ", ") + "; or, in admin mode, username and user_pool_id in place of access_token"
 }
 
 // fields is one CSV record's cells by column name, as gocsv maps them.
 type fields struct {
 	ID                     string `csv:"id"`
 	AccessToken            string `csv:"access_token"`
+	Username               string `csv:"username"`
+	UserPoolID             string `csv:"user_pool_id"`
 	SMSEnabled             string `csv:"sms_enabled"`
 	SMSPreferred           string `csv:"sms_preferred"`
 	SoftwareTokenEnabled   string `csv:"software_token_enabled"`
@@ -196,13 +230,15 @@ type fields struct {
 }
 
 func (f *fields) blank() bool {
-	return blank([]string{f.ID, f.AccessToken, f.SMSEnabled, f.SMSPreferred, f.SoftwareTokenEnabled,
+	return blank([]string{f.ID, f.AccessToken, f.Username, f.UserPoolID, f.SMSEnabled, f.SMSPreferred, f.SoftwareTokenEnabled,
 		f.SoftwareTokenPreferred, f.EmailEnabled, f.EmailPreferred, f.WebAuthnEnabled})
 }
 
-// row turns cells into a Row, naming the first unreadable column.
-func (f *fields) row(n int) Row {
-	r := Row{N: n, ID: strings.TrimSpace(f.ID), Token: Token(strings.TrimSpace(f.AccessToken))}
+// row turns cells into a Row, naming the first unreadable column; admin
+// says the header names users by username.
+func (f *fields) row(n int, admin bool) Row {
+	r := Row{N: n, ID: strings.TrimSpace(f.ID), Token: Token(strings.TrimSpace(f.AccessToken)), keyed: true,
+		Admin: admin, Username: strings.TrimSpace(f.Username), UserPoolID: strings.TrimSpace(f.UserPoolID)}
 	if r.Err = checkID(&r.ID); r.Err != nil {
 		return r
 	}

@@ -16,7 +16,8 @@ import (
 // logs its call, then answers with its function field when the test sets
 // one, else with success. Another operation is a field and a method.
 type fakeClient struct {
-	SetUserMFAPreferenceFn setMFAFunc
+	SetUserMFAPreferenceFn      setMFAFunc
+	AdminSetUserMFAPreferenceFn adminSetMFAFunc
 
 	mu  sync.Mutex
 	log []fakeCall
@@ -24,11 +25,14 @@ type fakeClient struct {
 
 type setMFAFunc = func(context.Context, *cip.SetUserMFAPreferenceInput, ...func(*cip.Options)) (*cip.SetUserMFAPreferenceOutput, error)
 
+type adminSetMFAFunc = func(context.Context, *cip.AdminSetUserMFAPreferenceInput, ...func(*cip.Options)) (*cip.AdminSetUserMFAPreferenceOutput, error)
+
 // fakeCall is one entry of a fakeClient's log.
 type fakeCall struct {
 	Op     string
 	Region string    // as the engine's options set it
 	Token  string    // the access token's fingerprint: a log that a test prints holds no token
+	User   string    // an admin call's pool and username, "POOL/USERNAME"
 	At     time.Time // when the call started; ascending in the log
 	Err    error     // what the call returned
 }
@@ -36,6 +40,11 @@ type fakeCall struct {
 func (f *fakeClient) SetUserMFAPreference(ctx context.Context, in *cip.SetUserMFAPreferenceInput, optFns ...func(*cip.Options)) (*cip.SetUserMFAPreferenceOutput, error) {
 	c := fakeCall{Op: "SetUserMFAPreference", Token: batch.Fingerprint(batch.Token(aws.ToString(in.AccessToken)))}
 	return answer(ctx, f, c, f.SetUserMFAPreferenceFn, in, optFns)
+}
+
+func (f *fakeClient) AdminSetUserMFAPreference(ctx context.Context, in *cip.AdminSetUserMFAPreferenceInput, optFns ...func(*cip.Options)) (*cip.AdminSetUserMFAPreferenceOutput, error) {
+	c := fakeCall{Op: "AdminSetUserMFAPreference", User: aws.ToString(in.UserPoolId) + "/" + aws.ToString(in.Username)}
+	return answer(ctx, f, c, f.AdminSetUserMFAPreferenceFn, in, optFns)
 }
 
 // answer logs c, then answers the call with fn, or with an empty output

@@ -70,8 +70,15 @@ type failureWatch struct {
 }
 
 // call counts one call's outcome (c is nil for a success) and returns why
-// the run must halt, or "".
-func (w *failureWatch) call(c *Class) string {
+// the run must halt, or "". An admin call that no row can pass (the
+// credentials refused or not allowed, the pool not found) halts the run
+// at once, whatever the threshold.
+func (w *failureWatch) call(c *Class, admin bool) string {
+	if admin && c != nil {
+		if reason := adminHalt(c); reason != "" {
+			return reason
+		}
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.alike < 0 {
@@ -87,6 +94,23 @@ func (w *failureWatch) call(c *Class) string {
 	}
 	if w.alike == earlyHaltAfter {
 		return fmt.Sprintf("the first %d calls all failed with %s (%s): the user pool, the account, the endpoint or the network, not the users, is the problem", earlyHaltAfter, w.alikeCode, w.alikeMsg)
+	}
+	return ""
+}
+
+// adminHalt is why an admin call's error halts the run, with what to fix;
+// "" when it does not.
+func adminHalt(c *Class) string {
+	what := fmt.Sprintf("%s (%s)", c.Code, c.Message)
+	switch {
+	case c.Code == "ExpiredTokenException":
+		return what + ": the AWS credentials have expired; get fresh ones (aws sso login, or new session credentials) and run again with --resume"
+	case c.Code == "AccessDeniedException" || c.Code == "NotAuthorizedException" && c.Credentials:
+		return what + ": the AWS credentials may not make this call; grant cognito-idp:AdminSetUserMFAPreference on the user pool's ARN (see the README's IAM policy)"
+	case c.Credentials:
+		return what + ": the AWS credentials were refused; check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or --profile"
+	case c.Code == "ResourceNotFoundException":
+		return what + ": the user pool was not found; check user_pool_id (or --user-pool-id) and that the pool's region prefix is right"
 	}
 	return ""
 }

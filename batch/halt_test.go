@@ -163,7 +163,7 @@ func TestAlreadyDoneRowsAreSkipped(t *testing.T) {
 		done[batch.Fingerprint(batch.Token(tok))] = true
 	}
 	cfg := fastConfig()
-	cfg.AlreadyDone = func(fp string) bool { return done[fp] }
+	cfg.AlreadyDone = func(k batch.DoneKey) bool { return done[k.TokenSHA256] }
 	cfg.MinTokenTTL = 2 * 3600e9 // every token "expires" too soon: done rows are skipped all the same
 	sink := &collect{}
 	if _, err := (&batch.Runner{Client: client, Config: cfg}).Run(context.Background(), m, sink); err != nil {

@@ -40,6 +40,8 @@ type apiFactor struct {
 type jsonRow struct {
 	ID                     json.RawMessage `json:"id"`
 	AccessTokenColumn      *string         `json:"access_token"`
+	UsernameColumn         *string         `json:"username"`
+	UserPoolIDColumn       *string         `json:"user_pool_id"`
 	SMSEnabled             json.RawMessage `json:"sms_enabled"`
 	SMSPreferred           json.RawMessage `json:"sms_preferred"`
 	SoftwareTokenEnabled   json.RawMessage `json:"software_token_enabled"`
@@ -49,6 +51,8 @@ type jsonRow struct {
 	WebAuthnEnabled        json.RawMessage `json:"webauthn_enabled"`
 
 	AccessToken              *string    `json:"AccessToken"`
+	Username                 *string    `json:"Username"`
+	UserPoolID               *string    `json:"UserPoolId"`
 	SMSMfaSettings           *apiFactor `json:"SMSMfaSettings"`
 	SoftwareTokenMfaSettings *apiFactor `json:"SoftwareTokenMfaSettings"`
 	EmailMfaSettings         *apiFactor `json:"EmailMfaSettings"`
@@ -65,14 +69,10 @@ func parseJSONLine(n, line int, b []byte) Row {
 	}
 	var cells []jsonCell
 	if j.api() {
-		if j.AccessToken != nil {
-			r.Token = Token(strings.TrimSpace(*j.AccessToken))
-		}
+		r.user(j.AccessToken, j.Username, j.UserPoolID)
 		cells, r.Err = j.apiCells(line, &r.Settings)
 	} else {
-		if j.AccessTokenColumn != nil {
-			r.Token = Token(strings.TrimSpace(*j.AccessTokenColumn))
-		}
+		r.user(j.AccessTokenColumn, j.UsernameColumn, j.UserPoolIDColumn)
 		cells = j.flatCells(&r.Settings)
 	}
 	for _, c := range cells {
@@ -87,6 +87,21 @@ func parseJSONLine(n, line int, b []byte) Row {
 		*c.dst = v
 	}
 	return r
+}
+
+// user sets whom the row names from its keys, present or not: a token, or
+// a username and pool.
+func (r *Row) user(token, username, pool *string) {
+	text := func(s *string) string {
+		if s == nil {
+			return ""
+		}
+		return strings.TrimSpace(*s)
+	}
+	r.Token, r.Username, r.UserPoolID = Token(text(token)), text(username), text(pool)
+	r.Admin = username != nil || pool != nil
+	r.keyed = r.Admin || token != nil
+	r.both = r.Admin && token != nil
 }
 
 // decodeJSONLine decodes a line into a jsonRow and reads its id into id,
@@ -119,21 +134,21 @@ func decodeJSONLine(line int, b []byte, id *string) (*jsonRow, *RowError) {
 		return nil, rerr
 	}
 	if j.flat() && j.api() {
-		return nil, rowErr(CodeInvalidRow, "line %d mixes manifest keys (access_token, sms_enabled, ...) with API keys (AccessToken, SMSMfaSettings, ...): use one shape", line)
+		return nil, rowErr(CodeInvalidRow, "line %d mixes manifest keys (access_token, username, sms_enabled, ...) with API keys (AccessToken, Username, SMSMfaSettings, ...): use one shape", line)
 	}
 	return &j, nil
 }
 
 // flat reports whether the row has any of the manifest's keys.
 func (j *jsonRow) flat() bool {
-	return j.AccessTokenColumn != nil || j.SMSEnabled != nil || j.SMSPreferred != nil ||
+	return j.AccessTokenColumn != nil || j.UsernameColumn != nil || j.UserPoolIDColumn != nil || j.SMSEnabled != nil || j.SMSPreferred != nil ||
 		j.SoftwareTokenEnabled != nil || j.SoftwareTokenPreferred != nil ||
 		j.EmailEnabled != nil || j.EmailPreferred != nil || j.WebAuthnEnabled != nil
 }
 
 // api reports whether the row has any of the API's keys.
 func (j *jsonRow) api() bool {
-	return j.AccessToken != nil || j.SMSMfaSettings != nil || j.SoftwareTokenMfaSettings != nil ||
+	return j.AccessToken != nil || j.Username != nil || j.UserPoolID != nil || j.SMSMfaSettings != nil || j.SoftwareTokenMfaSettings != nil ||
 		j.EmailMfaSettings != nil || j.WebAuthnMfaSettings != nil
 }
 
@@ -246,7 +261,7 @@ func jsonProblem(err error) string {
 		return "not valid JSON: the object is cut short"
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		key := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return fmt.Sprintf("unknown key %q; the keys are %s, or the API's AccessToken, SMSMfaSettings, SoftwareTokenMfaSettings, EmailMfaSettings, WebAuthnMfaSettings", clipName(key), strings.Join(Columns, ", "))
+		return fmt.Sprintf("unknown key %q; the keys are %s, or the API's AccessToken (or Username and UserPoolId), SMSMfaSettings, SoftwareTokenMfaSettings, EmailMfaSettings, WebAuthnMfaSettings", clipName(key), knownColumns())
 	}
 	return "not a JSON object"
 }

@@ -9,12 +9,20 @@ import (
 	"unicode/utf8"
 )
 
-// Row is one manifest record.
+// Row is one manifest record. It names its user by access token (token
+// mode) or by username and user pool (admin mode), never both.
 type Row struct {
-	N        int // 1-based record number, header and blank lines not counted
-	ID       string
-	Token    Token
-	Settings Settings
+	N          int // 1-based record number, header and blank lines not counted
+	ID         string
+	Token      Token  // token mode: the user's access token
+	Admin      bool   // admin mode: the row names its user by Username
+	Username   string // admin mode: the user's name in the pool
+	UserPoolID string // admin mode: the pool; "" for Config.UserPoolID's
+	Settings   Settings
+	// keyed says the row itself said how it names its user (a JSON Lines
+	// row's keys); a row that did not follows the rows before it. both
+	// says it gave a token and a username.
+	keyed, both bool
 	// Err is set when the record could not be read; the other fields hold
 	// what could be.
 	Err *RowError
@@ -26,19 +34,46 @@ type Manifest interface {
 	Next() (Row, error)
 }
 
-// Columns are the manifest's column names, in the order of the skeleton.
-var Columns = []string{
-	"id", "access_token",
+// settingsColumns are the columns of what a row asks for, in both modes.
+var settingsColumns = []string{
 	"sms_enabled", "sms_preferred",
 	"software_token_enabled", "software_token_preferred",
 	"email_enabled", "email_preferred",
 	"webauthn_enabled",
 }
 
-// HeaderError is a CSV header the tool will not guess about.
-type HeaderError struct{ Msg string }
+// Columns are a token-mode manifest's column names, in the order of the
+// skeleton.
+var Columns = append([]string{"id", "access_token"}, settingsColumns...)
+
+// AdminColumns are an admin-mode manifest's column names, in the order of
+// the skeleton. user_pool_id may be left out for --user-pool-id.
+var AdminColumns = append([]string{"id", "username", "user_pool_id"}, settingsColumns...)
+
+// HeaderError is a CSV header the tool will not guess about, with a hint
+// at the fix when there is one.
+type HeaderError struct{ Msg, Hint string }
 
 func (e *HeaderError) Error() string { return "manifest header: " + e.Msg }
+
+// ModeError ends a manifest whose rows name users both ways: by access
+// token and by username. A run is in one mode, so that the same user is
+// never named twice under two keys.
+type ModeError struct {
+	Line  int  // the first line that names a user the other way
+	Admin bool // that line names its user by username
+	Both  bool // that line names its user both ways
+}
+
+func (e *ModeError) Error() string {
+	switch {
+	case e.Both:
+		return fmt.Sprintf("manifest line %d gives both an access token and a username: a row names its user one way", e.Line)
+	case e.Admin:
+		return fmt.Sprintf("manifest line %d names its user by username, but the rows before it name users by access token: a manifest is in one mode", e.Line)
+	}
+	return fmt.Sprintf("manifest line %d names its user by access token, but the rows before it name users by username: a manifest is in one mode", e.Line)
+}
 
 // ErrEmpty is returned for a manifest with no header row.
 var ErrEmpty = errors.New("manifest is empty: a CSV manifest needs a header row")
@@ -175,7 +210,17 @@ type lineManifest struct {
 	lines  *lineReader
 	parser lineParser
 	n      int // rows read
+	mode   mode
 }
+
+// mode is how a manifest's rows name their users, once a row has said.
+type mode int
+
+const (
+	modeUnknown mode = iota
+	modeToken
+	modeAdmin
+)
 
 // Next returns the next row.
 func (m *lineManifest) Next() (Row, error) {
@@ -198,10 +243,32 @@ func (m *lineManifest) readRow() (row Row, ok bool, err error) {
 	default:
 		row, ok = m.parser.parse(m.n+1, m.lines.line, text)
 	}
-	if ok {
-		m.n++
+	if !ok {
+		return row, false, nil
 	}
-	return row, ok, nil
+	if err := m.keepMode(&row); err != nil {
+		return Row{}, false, err
+	}
+	m.n++
+	return row, true, nil
+}
+
+// keepMode holds the manifest to the mode of its first row that says how
+// it names its user; a row that does not say follows it.
+func (m *lineManifest) keepMode(row *Row) error {
+	switch {
+	case row.both:
+		return &ModeError{Line: m.lines.line, Both: true}
+	case !row.keyed:
+		row.Admin = row.Admin || m.mode == modeAdmin
+	case m.mode == modeUnknown && row.Admin:
+		m.mode = modeAdmin
+	case m.mode == modeUnknown:
+		m.mode = modeToken
+	case row.Admin != (m.mode == modeAdmin):
+		return &ModeError{Line: m.lines.line, Admin: row.Admin}
+	}
+	return nil
 }
 
 func (m *lineManifest) byLine() *lineManifest { return m }

@@ -287,7 +287,7 @@ func TestReadCSV(t *testing.T) {
 
 func TestReadCSVHeaderErrors(t *testing.T) {
 	tok := cognitotest.Token(cognitotest.Claims{Username: "alice"})
-	known := "the columns are: id, access_token, sms_enabled, sms_preferred, software_token_enabled, software_token_preferred, email_enabled, email_preferred, webauthn_enabled"
+	known := "the columns are: id, access_token, sms_enabled, sms_preferred, software_token_enabled, software_token_preferred, email_enabled, email_preferred, webauthn_enabled; or, in admin mode, username and user_pool_id in place of access_token"
 	tests := []struct {
 		name      string
 		in        string
@@ -314,7 +314,7 @@ func TestReadCSVHeaderErrors(t *testing.T) {
 		{
 			name:    "missing access_token",
 			in:      "id,sms_enabled\nalice,yes\n",
-			wantMsg: "manifest header: no access_token column; " + known,
+			wantMsg: "manifest header: no access_token or username column; " + known,
 		},
 		{
 			name:    "column without a name",
@@ -523,7 +523,7 @@ func TestReadJSONL(t *testing.T) {
 		{
 			name: "mixing the two shapes",
 			in:   `{"access_token":"t1","SMSMfaSettings":{"Enabled":true}}`,
-			want: []wantRow{{N: 1, Code: batch.CodeInvalidRow, Msg: "line 1 mixes manifest keys (access_token, sms_enabled, ...) with API keys (AccessToken, SMSMfaSettings, ...): use one shape"}},
+			want: []wantRow{{N: 1, Code: batch.CodeInvalidRow, Msg: "line 1 mixes manifest keys (access_token, username, sms_enabled, ...) with API keys (AccessToken, Username, SMSMfaSettings, ...): use one shape"}},
 		},
 		{
 			name: "unknown key is named",

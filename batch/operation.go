@@ -13,6 +13,7 @@ import (
 // signatures: *cognitoidentityprovider.Client satisfies it.
 type Client interface {
 	SetUserMFAPreference(ctx context.Context, params *cip.SetUserMFAPreferenceInput, optFns ...func(*cip.Options)) (*cip.SetUserMFAPreferenceOutput, error)
+	AdminSetUserMFAPreference(ctx context.Context, params *cip.AdminSetUserMFAPreferenceInput, optFns ...func(*cip.Options)) (*cip.AdminSetUserMFAPreferenceOutput, error)
 }
 
 // A call sends a row's request once and returns the answer's metadata.
@@ -35,6 +36,21 @@ func setPreference(t target, s Settings) (call, string) {
 		return out.ResultMetadata, nil
 	}
 	return send, string(Body(redacted(t.fingerprint), in))
+}
+
+// adminSetPreference is AdminSetUserMFAPreference, signed with the run's
+// AWS credentials. The request as shown holds no secret.
+func adminSetPreference(t target, s Settings) (call, string) {
+	in := s.AdminInput(t.pool, t.username)
+	region := func(o *cip.Options) { o.Region = t.region }
+	send := func(ctx context.Context, c Client) (middleware.Metadata, error) {
+		out, err := c.AdminSetUserMFAPreference(ctx, in, region)
+		if err != nil {
+			return middleware.Metadata{}, err
+		}
+		return out.ResultMetadata, nil
+	}
+	return send, string(AdminBody(in))
 }
 
 // answered reads the HTTP status and request id of a successful call; a

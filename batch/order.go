@@ -39,6 +39,9 @@ type gap struct{ n, lines int }
 // second time, such as a pipe.
 var ErrNotSeekable = errors.New("manifest: --order expiry reads each row twice, and this manifest cannot be read twice (is it a pipe?): save it to a file first")
 
+// ErrAdminOrder is returned by ByExpiry for a manifest of admin rows.
+var ErrAdminOrder = errors.New("manifest: --order expiry orders rows by their tokens' expiry, and admin rows (by username) have no token: leave --order out")
+
 // ByExpiry reads all of m and returns its rows soonest-expiring token
 // first, so that more rows are sent before their tokens expire. Rows keep
 // their manifest numbers; rows whose token cannot be read come first, as
@@ -67,6 +70,9 @@ func ByExpiry(m Manifest, src io.ReaderAt) (*Rows, error) {
 		}
 		if err != nil {
 			return nil, err
+		}
+		if row.Admin {
+			return nil, ErrAdminOrder
 		}
 		if row.N > math.MaxUint32 {
 			return nil, fmt.Errorf("manifest: more than %d rows, too many to order by expiry", uint32(math.MaxUint32))

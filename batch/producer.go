@@ -30,6 +30,7 @@ type producer struct {
 	seen   map[userKey]seenUser
 	seed   maphash.Seed
 	queued map[string]int // rows per region so far, for the dry run's estimate
+	signed bool           // Config.Credentials has been asked
 }
 
 // produce takes rows in order and checks each: a row with nothing to send
@@ -47,6 +48,9 @@ func (p *producer) produce(running, sending context.Context, rows <-chan readRow
 			return err
 		}
 		j, res, err := p.prepare(r)
+		if err == nil && j != nil && j.target.admin {
+			err = p.credentials(running)
+		}
 		switch {
 		case err != nil:
 			return err
@@ -62,6 +66,16 @@ func (p *producer) produce(running, sending context.Context, rows <-chan readRow
 	}
 }
 
+// credentials asks Config.Credentials, once, before the first admin call:
+// without credentials the run ends before any call.
+func (p *producer) credentials(ctx context.Context) error {
+	if p.signed || p.cfg.Credentials == nil {
+		return nil
+	}
+	p.signed = true
+	return p.cfg.Credentials(ctx)
+}
+
 // prepare checks a row. It returns a job to send, or the row's final
 // Result when there is nothing to send, or an error when the run cannot go
 // on (a *NoRegionError).
@@ -69,14 +83,14 @@ func (p *producer) prepare(r readRow) (*job, Result, error) {
 	t := r.target
 	now := p.cfg.Now()
 	res := Result{Row: r.row.N, ID: r.row.ID, StartedAt: now.UTC(), TokenSHA256: t.fingerprint,
-		Username: t.username, Sub: t.sub, Region: t.region, pool: t.pool}
+		Username: t.username, Sub: t.sub, Region: t.region, UserPoolID: t.pool}
 	settings, rerr := p.check(r, &res)
 	if rerr != nil {
 		res.fail(StatusInvalid, rerr)
 		return nil, res, nil
 	}
 	if res.Region == "" {
-		return nil, res, &NoRegionError{Row: r.row.N, Issuer: scrub(clipIssuer(t.issuer), t.secret, t.fingerprint)}
+		return nil, res, noRegion(r.row.N, t)
 	}
 	t.region = res.Region
 	call, request := t.operation(t, settings)
@@ -96,12 +110,12 @@ func (p *producer) prepare(r readRow) (*job, Result, error) {
 // check checks what the row says by itself: its fields, its target, its
 // settings and its region, which it sets in res.
 func (p *producer) check(r readRow, res *Result) (Settings, *RowError) {
-	rowErr := r.row.Err
-	if err := withholdID(&res.ID, r.target.secret); err != nil && rowErr == nil {
-		rowErr = err
+	readErr := r.row.Err
+	if err := withholdID(&res.ID, r.target.secret); err != nil && readErr == nil {
+		readErr = err
 	}
-	if rowErr != nil {
-		return Settings{}, rowErr
+	if readErr != nil {
+		return Settings{}, readErr
 	}
 	if r.targetErr != nil {
 		return Settings{}, r.targetErr
@@ -109,6 +123,9 @@ func (p *producer) check(r readRow, res *Result) (Settings, *RowError) {
 	settings := r.row.Settings.WithDefaults(p.cfg.Defaults)
 	if err := settings.Check(); err != nil {
 		return Settings{}, err
+	}
+	if pool := p.cfg.UserPoolID; pool != "" && r.target.pool != "" && r.target.pool != pool {
+		return Settings{}, rowErr(CodeUserNotInPool, "the user is in pool %s, not --user-pool-id %s", r.target.pool, pool)
 	}
 	region, err := p.region(r.target)
 	if err != nil {
@@ -131,7 +148,7 @@ func (p *producer) admit(t target, settings Settings, row int, now time.Time) (S
 	first := seenUser{settings: settings.pack(), row: uint32(row)}
 	// A row done in an earlier run is skipped before its token's age is
 	// checked: it need not be sent again, however old the token.
-	if p.cfg.AlreadyDone != nil && p.cfg.AlreadyDone(t.fingerprint) {
+	if p.cfg.AlreadyDone != nil && p.cfg.AlreadyDone(t.doneKey()) {
 		if _, ok := p.seen[key]; !ok {
 			p.seen[key] = first
 		}
@@ -172,22 +189,35 @@ func (p *producer) region(t target) (string, *RowError) {
 	switch {
 	case t.region == "":
 		return cmp.Or(p.cfg.Region, p.cfg.DefaultRegion), nil
+	case p.cfg.Region != "" && p.cfg.Region != t.region && t.admin:
+		return "", rowErr(CodeRegionMismatch, "the user pool %s is in %s, not --region %s: leave --region out to send each row to its pool's region", t.pool, t.region, p.cfg.Region)
 	case p.cfg.Region != "" && p.cfg.Region != t.region:
 		return "", rowErr(CodeRegionMismatch, "the token is from %s, not --region %s: a token is valid only in its issuer's region; leave --region out to send each row there", t.region, p.cfg.Region)
 	}
 	return t.region, nil
 }
 
-// NoRegionError ends a run at the first row whose token names no region
-// (its issuer is not a Cognito user pool's, as an emulator's) when no
-// region is configured: every such row would need one.
+// NoRegionError ends a run at the first row whose token or pool names no
+// region (an emulator's issuer or pool ID) when no region is configured:
+// every such row would need one.
 type NoRegionError struct {
 	Row    int
 	Issuer string // the token's issuer, clipped
+	Pool   string // or the admin row's user pool ID
 }
 
 func (e *NoRegionError) Error() string {
+	if e.Pool != "" {
+		return fmt.Sprintf("row %d: the user pool ID %q names no AWS region, and no region is configured", e.Row, e.Pool)
+	}
 	return fmt.Sprintf("row %d: the token's issuer %q names no Cognito region, and no region is configured", e.Row, e.Issuer)
+}
+
+func noRegion(row int, t target) *NoRegionError {
+	if t.admin {
+		return &NoRegionError{Row: row, Pool: t.pool}
+	}
+	return &NoRegionError{Row: row, Issuer: scrub(clipIssuer(t.issuer), t.secret, t.fingerprint)}
 }
 
 func expired(exp, now time.Time) *RowError {

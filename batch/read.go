@@ -16,9 +16,10 @@ type readRow struct {
 
 // readRows reads the shard's rows of m in its own goroutine, so that a
 // stopped run need not wait on a manifest that blocks (a pipe nobody
-// closes), and reads each row's target there too. The goroutine ends when
-// m does, or once the run has failed and m's next row comes.
-func readRows(running context.Context, m Manifest, shard Shard) <-chan readRow {
+// closes), and reads each row's target there too; pool serves admin rows
+// that name none. The goroutine ends when m does, or once the run has
+// failed and m's next row comes.
+func readRows(running context.Context, m Manifest, shard Shard, pool string) <-chan readRow {
 	rows := make(chan readRow, rowBuffer)
 	go func() {
 		defer close(rows)
@@ -28,7 +29,10 @@ func readRows(running context.Context, m Manifest, shard Shard) <-chan readRow {
 				continue
 			}
 			r := readRow{row: row, err: err}
-			if err == nil {
+			switch {
+			case err == nil && row.Admin:
+				r.target, r.targetErr = adminTarget(row, pool)
+			case err == nil:
 				r.target, r.targetErr = tokenTarget(row)
 			}
 			select {

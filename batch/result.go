@@ -41,6 +41,7 @@ const (
 	CodeHalted              = "Halted"
 	CodeAlreadySucceeded    = "AlreadySucceeded"
 	CodeRegionMismatch      = "RegionMismatch"
+	CodeUserNotInPool       = "UserNotInPool"
 
 	// CodeTimeout and CodeConnectionError name failures that never reached
 	// an answer from the service.
@@ -67,6 +68,7 @@ type Result struct {
 	Username     string
 	Sub          string
 	Region       string
+	UserPoolID   string // the admin row's pool, or the token's issuer's
 	TokenSHA256  string
 	Status       Status
 	ErrorCode    string
@@ -80,8 +82,7 @@ type Result struct {
 	// token replaced by <redacted:TokenSHA256>.
 	Request string
 
-	throttled int    // calls the service throttled
-	pool      string // the user pool, from the token's issuer
+	throttled int // calls the service throttled
 }
 
 func (r *Result) fail(s Status, e *RowError) {

@@ -34,6 +34,9 @@ type Class struct {
 	// not of one user: when the first calls all fail alike with one, every
 	// other row would too, and the run halts.
 	NoRowCanPass bool
+	// Credentials marks the AWS credentials refused, expired or without
+	// permission: an admin run halts at the first.
+	Credentials bool
 }
 
 // noRowCanPass are the service's error codes that no user's row can get
@@ -48,6 +51,29 @@ var noRowCanPass = map[string]bool{
 	"ExpiredTokenException":               true,
 	"IncompleteSignature":                 true,
 	"MissingAuthenticationTokenException": true,
+}
+
+// credentialCodes are the errors of a signed call whose credentials are
+// refused, expired or not allowed the call.
+var credentialCodes = map[string]bool{
+	"AccessDeniedException":               true,
+	"UnrecognizedClientException":         true,
+	"InvalidSignatureException":           true,
+	"ExpiredTokenException":               true,
+	"IncompleteSignature":                 true,
+	"MissingAuthenticationTokenException": true,
+}
+
+// aboutCredentials reports whether a NotAuthorizedException is about the
+// caller's AWS credentials, not a user's token or state.
+func aboutCredentials(msg string) bool {
+	m := strings.ToLower(msg)
+	for _, w := range []string{"credential", "security token", "signature", "not authorized to perform"} {
+		if strings.Contains(m, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // classify judges a failed call. An API error is judged by its code, not
@@ -71,7 +97,8 @@ func classify(err error) Class {
 		}
 		c.Throttle = c.Code == "TooManyRequestsException"
 		c.Retry = c.Throttle || c.Code == "InternalErrorException" || c.HTTPStatus >= 500
-		c.NoRowCanPass = noRowCanPass[c.Code] || poolMisconfigured(c.Code, c.Message)
+		c.Credentials = credentialCodes[c.Code] || c.Code == "NotAuthorizedException" && aboutCredentials(c.Message)
+		c.NoRowCanPass = noRowCanPass[c.Code] || c.Credentials || poolMisconfigured(c.Code, c.Message)
 	case c.HTTPStatus != 0:
 		c.Code, c.Message = fmt.Sprintf("HTTP%d", c.HTTPStatus), err.Error()
 		c.Retry = c.HTTPStatus >= 500

@@ -52,7 +52,7 @@ func (r *Runner) Run(ctx context.Context, m Manifest, sink Sink) (*Summary, erro
 
 	results := make(chan Result, rowBuffer)
 	d := newDispatch(cfg, r.Client, results, halt)
-	rows := readRows(running, m, cfg.Shard)
+	rows := readRows(running, m, cfg.Shard, cfg.UserPoolID)
 	// A manifest that cannot be read further ends the run, as does a row
 	// that needs a region when none is configured, but the rows read so
 	// far still finish and are reported.

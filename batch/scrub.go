@@ -61,6 +61,29 @@ func (c *Class) scrub(token, fingerprint string) {
 	c.RequestID = showRequestID(c.RequestID, token)
 }
 
+// scrubCredentials withholds what the service said that quotes any piece
+// of the AWS credentials' values (the access key id, the session token),
+// after scrub has made it fit to show.
+func (c *Class) scrubCredentials(secrets []string) {
+	for _, s := range secrets {
+		if s == "" {
+			continue
+		}
+		if quotesToken(c.Code, s) {
+			c.Code, _ = showCode("-", "", c.HTTPStatus)
+			c.Message = withheldCredentials
+		}
+		if quotesToken(c.Message, s) {
+			c.Message = withheldCredentials
+		}
+		if quotesToken(c.RequestID, s) {
+			c.RequestID = withheldValue
+		}
+	}
+}
+
+const withheldCredentials = "<message withheld: it quoted the AWS credentials>"
+
 // showCode returns code if it can be shown as an error code; otherwise
 // a code for the HTTP status in its place, and why.
 func showCode(code, token string, status int) (shown, why string) {

@@ -130,6 +130,17 @@ func (s Settings) Input(token string) *cip.SetUserMFAPreferenceInput {
 	return in
 }
 
+// AdminInput is the AdminSetUserMFAPreference input for these settings,
+// for username in pool: the same blocks as Input's.
+func (s Settings) AdminInput(pool, username string) *cip.AdminSetUserMFAPreferenceInput {
+	in := s.Input("")
+	return &cip.AdminSetUserMFAPreferenceInput{
+		UserPoolId: &pool, Username: &username,
+		SMSMfaSettings: in.SMSMfaSettings, SoftwareTokenMfaSettings: in.SoftwareTokenMfaSettings,
+		EmailMfaSettings: in.EmailMfaSettings, WebAuthnMfaSettings: in.WebAuthnMfaSettings,
+	}
+}
+
 // jsonFields reads a flat JSON object of booleans (or strings), refusing
 // repeated keys and anything after the object.
 func jsonFields(s string) (map[string]string, error) {

@@ -56,14 +56,14 @@ func (s *Summary) add(r Result) {
 		s.ErrorCodes[r.ErrorCode]++
 	}
 	s.Attempts += r.Attempts
-	if r.pool != "" {
+	if r.UserPoolID != "" {
 		if s.Pools == nil {
 			s.Pools = map[string]map[Status]int{}
 		}
-		if s.Pools[r.pool] == nil {
-			s.Pools[r.pool] = map[Status]int{}
+		if s.Pools[r.UserPoolID] == nil {
+			s.Pools[r.UserPoolID] = map[Status]int{}
 		}
-		s.Pools[r.pool][r.Status]++
+		s.Pools[r.UserPoolID][r.Status]++
 	}
 	s.Throttled += r.throttled
 }

@@ -1,6 +1,13 @@
 package batch
 
-import "time"
+import (
+	"cmp"
+	"fmt"
+	"regexp"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
 
 // A target is whom a row's call is for, and how the report names them,
 // as the row says. Token mode reads it from the access token; another way
@@ -15,6 +22,7 @@ type target struct {
 	username    string
 	sub         string
 	pool        string
+	admin       bool      // the call is signed with AWS credentials, not the row's secret
 	operation   operation // the call made for the row
 }
 
@@ -44,4 +52,94 @@ func tokenTarget(row Row) (target, *RowError) {
 // ttl of now.
 func (t target) expiresWithin(now time.Time, ttl time.Duration) bool {
 	return !t.expires.IsZero() && t.expires.Sub(now) < ttl
+}
+
+// adminTarget is the user a row names by username, in the row's pool or
+// else in pool (--user-pool-id). The call is signed with the run's AWS
+// credentials, so the row holds no secret and nothing expires.
+func adminTarget(row Row, pool string) (target, *RowError) {
+	pool = cmp.Or(row.UserPoolID, pool)
+	t := target{
+		user:      pool + "\x00" + row.Username,
+		region:    poolRegion(pool),
+		username:  row.Username,
+		pool:      pool,
+		admin:     true,
+		operation: adminSetPreference,
+	}
+	switch {
+	case holdsJWT(row.Username):
+		t.username = ""
+		return t, rowErr(CodeInvalidRow, "the username looks like an access token and is withheld from the report: check the column order")
+	case row.Username == "":
+		return t, rowErr(CodeInvalidRow, "the username is blank")
+	case !validUsername(row.Username):
+		t.username = ""
+		return t, rowErr(CodeInvalidRow, "the username %q is not one Cognito allows: at most 128 letters, digits, marks, symbols and punctuation, no spaces", clip(row.Username))
+	case pool == "":
+		return t, rowErr(CodeInvalidRow, "the row has no user_pool_id and no --user-pool-id was given")
+	case !poolID.MatchString(pool):
+		t.pool = ""
+		return t, rowErr(CodeInvalidRow, "user_pool_id %q is not a user pool ID such as eu-west-1_AbC123", clip(pool))
+	}
+	return t, nil
+}
+
+// poolID is a user pool ID: a region (or, on emulators, another prefix),
+// an underscore, letters and digits.
+var poolID = regexp.MustCompile(`^[\w-]{1,40}_[0-9a-zA-Z]{1,40}$`)
+
+// CheckUserPoolID checks that s is shaped as a user pool ID.
+func CheckUserPoolID(s string) error {
+	if !poolID.MatchString(s) {
+		return fmt.Errorf("%q is not a user pool ID such as eu-west-1_AbC123", clip(s))
+	}
+	return nil
+}
+
+// regionName is an AWS region's name, such as eu-west-1.
+var regionName = regexp.MustCompile(`^[a-z]{2}(?:-[a-z]+)+-\d+$`)
+
+// poolRegion is the region a pool ID begins with; "" when its prefix is
+// no region, as an emulator's may be.
+func poolRegion(pool string) string {
+	i := len(pool) - 1
+	for i >= 0 && pool[i] != '_' {
+		i--
+	}
+	if i <= 0 || !regionName.MatchString(pool[:i]) {
+		return ""
+	}
+	return pool[:i]
+}
+
+// validUsername reports whether Cognito could have a user of this name:
+// 1 to 128 letters, marks, symbols, digits and punctuation.
+func validUsername(s string) bool {
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > 128 {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.In(r, unicode.L, unicode.M, unicode.S, unicode.N, unicode.P) {
+			return false
+		}
+	}
+	return true
+}
+
+// doneKey is how a report names the target's user across runs.
+func (t target) doneKey() DoneKey {
+	if t.admin {
+		return DoneKey{UserPoolID: t.pool, Username: t.username}
+	}
+	return DoneKey{TokenSHA256: t.fingerprint}
+}
+
+// DoneKey names a row's user as a report does, so that a later run can
+// tell it was done: a token row by its token's fingerprint, an admin row
+// by its pool and username.
+type DoneKey struct {
+	TokenSHA256 string
+	UserPoolID  string
+	Username    string
 }

@@ -55,7 +55,7 @@ func (w *worker) process(running, sending context.Context, j *job) (res Result) 
 		class, md := w.attempt(running, sending, j, attempt)
 		if class == nil {
 			res.Status, res.ErrorCode, res.ErrorMessage = StatusSucceeded, "", ""
-			res.HTTPStatus, res.RequestID = answered(md, j.target.secret)
+			res.HTTPStatus, res.RequestID = w.answered(md, j)
 			return res
 		}
 		if class.Throttle {
@@ -87,12 +87,15 @@ func (w *worker) attempt(running, sending context.Context, j *job, attempt int) 
 	if err != nil {
 		c := classify(err)
 		c.scrub(j.target.secret, j.res.TokenSHA256)
+		if w.cfg.Secrets != nil {
+			c.scrubCredentials(w.cfg.Secrets())
+		}
 		class = &c
 	}
 	w.pacer.observe(class)
 	w.onCall(j, attempt, sent, class)
 	w.logAttempt(j, attempt, sent, md, class)
-	w.haltIf(sending, w.watch.call(class))
+	w.haltIf(sending, w.watch.call(class, j.target.admin))
 	w.pool.observe(w.cfg.Now().Sub(sent))
 	return class, md
 }
@@ -123,7 +126,7 @@ func (w *worker) logAttempt(j *job, attempt int, sent time.Time, md middleware.M
 	if !w.cfg.Log.Enabled(context.Background(), slog.LevelDebug) {
 		return
 	}
-	status, requestID := answered(md, j.target.secret)
+	status, requestID := w.answered(md, j)
 	code := ""
 	if class != nil {
 		code, status, requestID = class.Code, class.HTTPStatus, class.RequestID
@@ -131,6 +134,18 @@ func (w *worker) logAttempt(j *job, attempt int, sent time.Time, md middleware.M
 	w.cfg.Log.Debug("attempt", "row", j.res.Row, "id", j.res.ID, "token_sha256", j.res.TokenSHA256,
 		"region", j.res.Region, "attempt", attempt, "http_status", status, "error_code", code,
 		"latency_ms", w.cfg.Now().Sub(sent).Milliseconds(), "request_id", requestID)
+}
+
+// answered is the HTTP status and request id of j's successful call, the
+// request id withheld when it quotes a secret.
+func (w *worker) answered(md middleware.Metadata, j *job) (int, string) {
+	status, requestID := answered(md, j.target.secret)
+	if w.cfg.Secrets != nil {
+		c := Class{RequestID: requestID}
+		c.scrubCredentials(w.cfg.Secrets())
+		requestID = c.RequestID
+	}
+	return status, requestID
 }
 
 // ready waits for the row's turn at its region's limiter and checks the

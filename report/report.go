@@ -16,7 +16,7 @@ import (
 
 // Columns are the report's columns, in order.
 var Columns = []string{
-	"row", "id", "username", "sub", "region", "token_sha256", "status",
+	"row", "id", "username", "sub", "region", "user_pool_id", "token_sha256", "status",
 	"error_code", "error_message", "attempts", "http_status", "request_id",
 	"started_at", "duration_ms", "request",
 }
@@ -29,6 +29,7 @@ type jsonRecord struct {
 	Username     string          `json:"username"`
 	Sub          string          `json:"sub"`
 	Region       string          `json:"region"`
+	UserPoolID   string          `json:"user_pool_id"`
 	TokenSHA256  string          `json:"token_sha256"`
 	Status       string          `json:"status"`
 	ErrorCode    string          `json:"error_code"`
@@ -105,7 +106,7 @@ func (c *CSV) Write(r batch.Result) error {
 		httpStatus = strconv.Itoa(r.HTTPStatus)
 	}
 	c.cells = append(c.cells[:0],
-		strconv.Itoa(r.Row), r.ID, r.Username, r.Sub, r.Region, r.TokenSHA256, string(r.Status),
+		strconv.Itoa(r.Row), r.ID, r.Username, r.Sub, r.Region, r.UserPoolID, r.TokenSHA256, string(r.Status),
 		r.ErrorCode, r.ErrorMessage, strconv.Itoa(r.Attempts), httpStatus, r.RequestID,
 		startedAt(r), strconv.FormatInt(r.Duration.Milliseconds(), 10), r.Request)
 	for i, cell := range c.cells {
@@ -169,7 +170,7 @@ func NewJSONL(w io.Writer) *JSONL {
 // Write adds r's row.
 func (j *JSONL) Write(r batch.Result) error {
 	rec := jsonRecord{
-		Row: r.Row, ID: r.ID, Username: r.Username, Sub: r.Sub, Region: r.Region,
+		Row: r.Row, ID: r.ID, Username: r.Username, Sub: r.Sub, Region: r.Region, UserPoolID: r.UserPoolID,
 		TokenSHA256: r.TokenSHA256, Status: string(r.Status), ErrorCode: r.ErrorCode,
 		ErrorMessage: r.ErrorMessage, Attempts: r.Attempts, RequestID: r.RequestID,
 		StartedAt: startedAt(r), DurationMS: r.Duration.Milliseconds(),

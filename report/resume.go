@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"strconv"
 	"strings"
@@ -14,32 +15,69 @@ import (
 	"github.com/mfabatch/mfabatch/batch"
 )
 
-// Done is the set of rows, by token fingerprint, that an earlier report
-// shows succeeded.
-type Done map[uint64]struct{}
+// Done is the rows that an earlier report shows succeeded: token rows by
+// their token's fingerprint, admin rows by their pool and username (64
+// bits of FNV-1a hash: some 20 bytes a row). The two never match each
+// other: a token run's report skips no admin row, and the reverse.
+type Done struct {
+	tokens map[uint64]struct{}
+	users  map[uint64]struct{}
+}
 
-// Has reports whether the row with this token_sha256 succeeded.
-func (d Done) Has(tokenSHA256 string) bool {
-	k, err := strconv.ParseUint(tokenSHA256, 16, 64)
+func newDone() *Done {
+	return &Done{tokens: map[uint64]struct{}{}, users: map[uint64]struct{}{}}
+}
+
+// Has reports whether the row named by k succeeded.
+func (d *Done) Has(k batch.DoneKey) bool {
+	if k.TokenSHA256 == "" {
+		_, ok := d.users[userHash(k.UserPoolID, k.Username)]
+		return ok && k.Username != ""
+	}
+	fp, err := strconv.ParseUint(k.TokenSHA256, 16, 64)
 	if err != nil {
 		return false
 	}
-	_, ok := d[k]
+	_, ok := d.tokens[fp]
 	return ok
 }
 
+// Len is how many rows succeeded.
+func (d *Done) Len() int { return len(d.tokens) + len(d.users) }
+
+func userHash(pool, username string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(pool))
+	h.Write([]byte{0})
+	h.Write([]byte(username))
+	return h.Sum64()
+}
+
+// doneRow is what resume reads of a report row.
+type doneRow struct {
+	fp, pool, username, status, code string
+}
+
 // add counts a row that succeeded, or that an earlier resume skipped
-// because it had: a resumed run's report is as good as the first.
-func (d Done) add(fp, status, code string) error {
-	if status != string(batch.StatusSucceeded) && !(status == string(batch.StatusSkipped) && code == batch.CodeAlreadySucceeded) {
+// because it had: a resumed run's report is as good as the first. A row
+// with a token fingerprint is a token row; one without, an admin row.
+func (d *Done) add(r doneRow) error {
+	if r.status != string(batch.StatusSucceeded) && !(r.status == string(batch.StatusSkipped) && r.code == batch.CodeAlreadySucceeded) {
 		return nil
 	}
-	k, err := strconv.ParseUint(fp, 16, 64)
-	if err != nil || len(fp) != 16 {
+	if r.fp == "" {
+		if r.pool == "" || r.username == "" {
+			return errors.New("a row that succeeded has neither token_sha256 nor user_pool_id and username")
+		}
+		d.users[userHash(r.pool, r.username)] = struct{}{}
+		return nil
+	}
+	k, err := strconv.ParseUint(r.fp, 16, 64)
+	if err != nil || len(r.fp) != 16 {
 		// Not quoted: a file made by hand could hold a token here.
 		return errors.New("token_sha256 is not 16 hex digits")
 	}
-	d[k] = struct{}{}
+	d.tokens[k] = struct{}{}
 	return nil
 }
 
@@ -47,7 +85,7 @@ func (d Done) add(fp, status, code string) error {
 // first byte), and returns the rows that succeeded. A last line cut short,
 // as a crash mid-write leaves it, is ignored; damage anywhere else is an
 // error, since guessing could send a row twice or never.
-func ReadDone(r io.Reader) (Done, error) {
+func ReadDone(r io.Reader) (*Done, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	first, err := br.Peek(1)
 	if err == io.EOF {
@@ -62,14 +100,14 @@ func ReadDone(r io.Reader) (Done, error) {
 	return readDoneCSV(br)
 }
 
-func readDoneCSV(r io.Reader) (Done, error) {
+func readDoneCSV(r io.Reader) (*Done, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	header, err := cr.Read()
 	if err != nil {
 		return nil, fmt.Errorf("report header: %w", err)
 	}
-	fpCol, statusCol, codeCol := -1, -1, -1
+	fpCol, statusCol, codeCol, poolCol, userCol := -1, -1, -1, -1, -1
 	for i, h := range header {
 		switch strings.TrimSpace(h) {
 		case "token_sha256":
@@ -78,12 +116,22 @@ func readDoneCSV(r io.Reader) (Done, error) {
 			statusCol = i
 		case "error_code":
 			codeCol = i
+		case "user_pool_id":
+			poolCol = i
+		case "username":
+			userCol = i
 		}
 	}
 	if fpCol < 0 || statusCol < 0 || codeCol < 0 {
 		return nil, errors.New("not an mfabatch report: its header lacks token_sha256, status or error_code")
 	}
-	done := Done{}
+	cell := func(rec []string, i int) string {
+		if i < 0 {
+			return "" // a report from before admin mode
+		}
+		return Unescape(rec[i])
+	}
+	done := newDone()
 	var pending error // a damaged record, forgiven only if it is the last
 	for {
 		rec, err := cr.Read()
@@ -105,14 +153,15 @@ func readDoneCSV(r io.Reader) (Done, error) {
 			pending = fmt.Errorf("report line %d has %d fields, the header has %d", line, len(rec), len(header))
 			continue
 		}
-		if err := done.add(Unescape(rec[fpCol]), Unescape(rec[statusCol]), Unescape(rec[codeCol])); err != nil {
+		r := doneRow{fp: cell(rec, fpCol), pool: cell(rec, poolCol), username: cell(rec, userCol), status: cell(rec, statusCol), code: cell(rec, codeCol)}
+		if err := done.add(r); err != nil {
 			pending = fmt.Errorf("report line %d: %w", line, err)
 		}
 	}
 }
 
-func readDoneJSONL(r *bufio.Reader) (Done, error) {
-	done := Done{}
+func readDoneJSONL(r *bufio.Reader) (*Done, error) {
+	done := newDone()
 	var pending error
 	for n := 1; ; n++ {
 		line, err := r.ReadBytes('\n')
@@ -132,6 +181,8 @@ func readDoneJSONL(r *bufio.Reader) (Done, error) {
 			TokenSHA256 *string `json:"token_sha256"`
 			Status      *string `json:"status"`
 			ErrorCode   *string `json:"error_code"`
+			UserPoolID  string  `json:"user_pool_id"`
+			Username    string  `json:"username"`
 		}
 		if json.Unmarshal(line, &row) != nil {
 			pending = fmt.Errorf("report line %d is not a JSON object", n)
@@ -140,7 +191,7 @@ func readDoneJSONL(r *bufio.Reader) (Done, error) {
 		if row.TokenSHA256 == nil || row.Status == nil || row.ErrorCode == nil {
 			return nil, fmt.Errorf("line %d is not an mfabatch report row: it lacks token_sha256, status or error_code", n)
 		}
-		if err := done.add(*row.TokenSHA256, *row.Status, *row.ErrorCode); err != nil {
+		if err := done.add(doneRow{*row.TokenSHA256, row.UserPoolID, row.Username, *row.Status, *row.ErrorCode}); err != nil {
 			pending = fmt.Errorf("report line %d: %w", n, err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mfabatch/mfabatch/batch"
 	"github.com/mfabatch/mfabatch/report"
@@ -46,16 +47,79 @@ func TestReadDone(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if len(done) != 1 || !done.Has("00112233aabbccdd") {
-					t.Errorf("done = %v, want only bob's row (succeeded)", done)
+				if done.Len() != 1 || !done.Has(batch.DoneKey{TokenSHA256: "00112233aabbccdd"}) {
+					t.Errorf("done has %d rows, want only bob's row (succeeded)", done.Len())
 				}
 				for _, fp := range []string{"ffeeddccbbaa9988", "0123456789abcdef", "aaaaaaaaaaaaaaaa", "", "zz"} {
-					if done.Has(fp) {
+					if done.Has(batch.DoneKey{TokenSHA256: fp}) {
 						t.Errorf("%q counted as done", fp)
 					}
 				}
+				// bob's row is a token row: his pool and name do not make
+				// an admin row done.
+				if done.Has(batch.DoneKey{UserPoolID: "eu-west-1_Bob", Username: "bob"}) {
+					t.Error("a token row's user counted as an admin row done")
+				}
 			})
 		}
+	}
+}
+
+// adminResults are an admin run's results: no token fingerprints.
+func adminResults() []batch.Result {
+	at := time.Date(2026, 11, 25, 9, 30, 0, 0, time.UTC)
+	return []batch.Result{
+		{Row: 1, Username: "+15551234567", Region: "eu-west-1", UserPoolID: "eu-west-1_AbC123", Status: batch.StatusSucceeded, Attempts: 1, StartedAt: at},
+		{Row: 2, Username: "dan", Region: "eu-west-1", UserPoolID: "eu-west-1_AbC123", Status: batch.StatusFailed, ErrorCode: "UserNotFoundException", Attempts: 1, StartedAt: at},
+		{Row: 3, Username: "erin", Region: "us-east-1", UserPoolID: "us-east-1_Other1", Status: batch.StatusSkipped, ErrorCode: batch.CodeAlreadySucceeded, StartedAt: at},
+	}
+}
+
+func TestReadDoneAdminRows(t *testing.T) {
+	for _, jsonl := range []bool{false, true} {
+		var b bytes.Buffer
+		var w batch.Sink = report.NewJSONL(&b)
+		if !jsonl {
+			w, _ = report.NewCSV(&b)
+		}
+		for _, r := range adminResults() {
+			if err := w.Write(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		done, err := report.ReadDone(&b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []struct {
+			pool, user string
+			want       bool
+		}{
+			{"eu-west-1_AbC123", "+15551234567", true}, // escaped as '+1555... in CSV, and read back
+			{"eu-west-1_AbC123", "dan", false},
+			{"us-east-1_Other1", "erin", true},
+			{"us-east-1_Other1", "+15551234567", false}, // same name, another pool
+			{"eu-west-1_AbC123", "", false},
+		} {
+			if got := done.Has(batch.DoneKey{UserPoolID: k.pool, Username: k.user}); got != k.want {
+				t.Errorf("jsonl=%v: Has(%s, %s) = %v, want %v", jsonl, k.pool, k.user, got, k.want)
+			}
+		}
+		if done.Len() != 2 {
+			t.Errorf("jsonl=%v: %d rows done, want 2", jsonl, done.Len())
+		}
+	}
+}
+
+func TestReadDoneRefusesAdminRowWithoutUser(t *testing.T) {
+	// Not the last line, which may be cut short and is forgiven.
+	text := "row,username,user_pool_id,token_sha256,status,error_code\n1,,eu-west-1_AbC123,,succeeded,\n2,dan,eu-west-1_AbC123,,failed,X\n"
+	_, err := report.ReadDone(strings.NewReader(text))
+	if err == nil || !strings.Contains(err.Error(), "neither token_sha256 nor user_pool_id and username") {
+		t.Errorf("err = %v", err)
 	}
 }
 

@@ -388,6 +388,12 @@ func newTool(t *testing.T) *tool {
 // kind, and no proxy, so that every byte goes to moto on loopback.
 func (tl *tool) run(t *testing.T, args ...string) toolResult {
 	t.Helper()
+	return tl.runEnv(t, toolEnv(t), args...)
+}
+
+// runEnv runs the binary in env.
+func (tl *tool) runEnv(t *testing.T, env []string, args ...string) toolResult {
+	t.Helper()
 	bin, err := tl.build()
 	if err != nil {
 		t.Fatalf("building mfabatch: %v", err)
@@ -395,7 +401,7 @@ func (tl *tool) run(t *testing.T, args ...string) toolResult {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = toolEnv(t)
+	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()
@@ -433,7 +439,7 @@ func toolEnv(t *testing.T) []string {
 }
 
 var reportColumns = []string{
-	"row", "id", "username", "sub", "region", "token_sha256", "status", "error_code", "error_message",
+	"row", "id", "username", "sub", "region", "user_pool_id", "token_sha256", "status", "error_code", "error_message",
 	"attempts", "http_status", "request_id", "started_at", "duration_ms", "request",
 }
 

@@ -181,8 +181,8 @@ type runFlags struct {
 	rps                                           float64
 	burst, workers, maxAttempts                   int
 	timeout, minTokenTTL                          time.Duration
-	region, profile, endpoint                     string
-	caBundle                                      string
+	region, profile, endpoint, userPoolID         string
+	caBundle, sseKMSKeyID                         string
 	metricsFile, metricsPush                      string
 	defaults                                      batch.Settings
 	progress                                      progressMode
@@ -252,8 +252,10 @@ func defineRunFlags(fs *flag.FlagSet, f *runFlags) *numberFlags {
 	nf.duration(&f.timeout, "timeout", 10*time.Second, minTimeout, maxTimeout, "limit for one attempt")
 	nf.duration(&f.minTokenTTL, "min-token-ttl", 5*time.Second, 0, maxMinTokenTTL, "do not send a token expiring within this of its dispatch")
 	fs.StringVar(&f.region, "region", "", "Cognito region for tokens whose issuer names none (default: the AWS config's); rows from another region are invalid")
+	fs.StringVar(&f.userPoolID, "user-pool-id", "", "admin mode: the user pool of rows with no user_pool_id; rows and tokens of another pool are invalid (UserNotInPool)")
 	fs.StringVar(&f.profile, "profile", "", "AWS shared-config profile")
 	fs.StringVar(&f.endpoint, "endpoint-url", "", "send to this endpoint instead (emulators, tests)")
+	fs.StringVar(&f.sseKMSKeyID, "sse-kms-key-id", "", "encrypt the S3 objects the run writes with this KMS key (default: SSE-S3, AES256)")
 	fs.StringVar(&f.caBundle, "ca-bundle", "", "trust the CA certificates in this PEM file (default: AWS_CA_BUNDLE, else the profile's ca_bundle)")
 	fs.StringVar(&f.metricsFile, "metrics-file", "", "write Prometheus metrics to this file for node_exporter's textfile collector, every --progress-interval and at the end")
 	fs.StringVar(&f.metricsPush, "metrics-push", "", "push Prometheus metrics to this Pushgateway `URL` (push-add, job mfabatch), every --progress-interval and at the end")
@@ -275,6 +277,11 @@ func checkRunFlags(f *runFlags, positional []string) error {
 	}
 	if f.order != "manifest" && f.order != "expiry" {
 		return usageError{fmt.Sprintf("--order %q: want manifest or expiry", f.order), ""}
+	}
+	if f.userPoolID != "" {
+		if err := batch.CheckUserPoolID(f.userPoolID); err != nil {
+			return usageError{fmt.Sprintf("--user-pool-id: %v", err), ""}
+		}
 	}
 	if f.logFormat != "text" && f.logFormat != "json" {
 		return usageError{fmt.Sprintf("--log-format %q: want text or json", f.logFormat), ""}

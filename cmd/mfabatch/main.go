@@ -96,7 +96,7 @@ func interrupted(ctx context.Context) bool {
 
 const usage = `usage:
   mfabatch run [flags] MANIFEST        MANIFEST is a CSV or JSON Lines file, or - for standard input
-  mfabatch skeleton input|output|csv|jsonl
+  mfabatch skeleton input|output|csv|jsonl|admin-input|admin-csv|admin-jsonl
   mfabatch version
 
 Run 'mfabatch run -h' for the flags.

@@ -704,7 +704,7 @@ func (s *script) template(ts *testscript.TestScript, name string) (rows []templa
 
 // reportColumns are the contract's report columns, in order.
 var reportColumns = []string{
-	"row", "id", "username", "sub", "region", "token_sha256", "status",
+	"row", "id", "username", "sub", "region", "user_pool_id", "token_sha256", "status",
 	"error_code", "error_message", "attempts", "http_status", "request_id",
 	"started_at", "duration_ms", "request",
 }
@@ -765,7 +765,8 @@ var hex16 = regexp.MustCompile(`[0-9a-f]{16}`)
 // checkRow checks what every report row must satisfy: counts are counts,
 // the status is one of the contract's, token_sha256 is 16 hex digits (and,
 // for a row whose id is a label, that of the label's token), started_at is
-// RFC 3339 UTC, and the request's AccessToken is <redacted:token_sha256>.
+// RFC 3339 UTC, and the request's AccessToken is <redacted:token_sha256>
+// (an admin request names the row's username and pool, and no token).
 func (s *script) checkRow(r map[string]string) error {
 	for _, c := range []string{"row", "attempts", "duration_ms"} {
 		if n, err := strconv.Atoi(r[c]); err != nil || n < 0 {
@@ -789,12 +790,16 @@ func (s *script) checkRow(r map[string]string) error {
 		return fmt.Errorf("started_at %q is not RFC 3339 UTC", r["started_at"])
 	}
 	if req := r["request"]; req != "" {
-		var body struct{ AccessToken string }
+		var body struct{ AccessToken, Username, UserPoolId string }
 		if err := json.Unmarshal([]byte(req), &body); err != nil {
 			return fmt.Errorf("request %q: %v", req, err)
 		}
-		if want := "<redacted:" + fp + ">"; body.AccessToken != want {
+		admin := body.Username != "" || body.UserPoolId != ""
+		if want := "<redacted:" + fp + ">"; !admin && body.AccessToken != want {
 			return fmt.Errorf("request's AccessToken is %q, want %q", body.AccessToken, want)
+		}
+		if admin && (body.AccessToken != "" || fp != "" || body.Username != r["username"] || body.UserPoolId != r["user_pool_id"]) {
+			return fmt.Errorf("admin request %s does not match the row's username %q, user_pool_id %q and token_sha256 %q", req, r["username"], r["user_pool_id"], fp)
 		}
 	}
 	return nil

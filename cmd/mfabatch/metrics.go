@@ -138,8 +138,11 @@ func shardLabel(s batch.Shard) string { return strconv.Itoa(s.Index) + "_" + str
 // The time of the last success in the file there is kept.
 func (m *metrics) openFile(labels prometheus.Labels) error {
 	hint := "give --metrics-file a file in node_exporter's --collector.textfile.directory"
-	if m.file == "-" {
+	switch {
+	case m.file == "-":
 		return usageError{"--metrics-file -: the metrics go to a file, renamed into place at each write", hint}
+	case isS3(m.file):
+		return usageError{"--metrics-file " + m.file + ": the metrics file is local, where node_exporter reads it", "give a path on this machine, or push to a Pushgateway with --metrics-push"}
 	}
 	path, err := filepath.EvalSymlinks(m.file)
 	if errors.Is(err, os.ErrNotExist) {

@@ -55,6 +55,11 @@ func createOutFile(path string) (*outFile, error) {
 	return &outFile{w: fh, f: fh, tmp: fh.Name(), path: target, was: was}, nil
 }
 
+func (o *outFile) Write(p []byte) (int, error) { return o.w.Write(p) }
+
+// staged reports whether the file is written beside its path until commit.
+func (o *outFile) staged() bool { return o.tmp != "" }
+
 // commit puts the file written so far in its place, on disk first. Later
 // writes go on into the same file.
 func (o *outFile) commit() error {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,26 +15,34 @@ import (
 // stops the run before anything is sent.
 type outputs struct {
 	report  io.Writer
-	file    *outFile // the report's file; nil for standard output
-	summary *outFile // nil without --summary
+	file    dest // the report's file; nil for standard output
+	summary dest // nil without --summary
 }
 
 // openOutputs opens the report and the summary; each regular file is
 // written beside its path until commit.
-func openOutputs(f *runFlags, stdout io.Writer) (*outputs, error) {
+func openOutputs(ctx context.Context, st *storage, f *runFlags, stdout io.Writer) (*outputs, error) {
 	o := &outputs{report: stdout}
 	if f.reportPath != "-" {
-		rf, err := createOutFile(f.reportPath)
+		rf, err := createOutput(ctx, st, f.reportPath, true)
 		if err != nil {
 			return nil, fmt.Errorf("cannot create the report: %w", err)
 		}
-		o.report, o.file = rf.w, rf
+		o.report, o.file = rf, rf
 	}
 	if f.summaryPath != "" {
-		fh, err := createOutFile(f.summaryPath)
+		fh, err := createOutput(ctx, st, f.summaryPath, false)
 		if err != nil {
 			o.discard()
-			return nil, usageError{fmt.Sprintf("cannot create the summary: %v", err), "give --summary a file in a folder that exists and that you can write"}
+			hint := "give --summary a file in a folder that exists and that you can write"
+			var ue usageError
+			switch {
+			case errors.As(err, &ue):
+				hint = ue.hint
+			case isS3(f.summaryPath):
+				hint = "give --summary an S3 path the run can write: it needs s3:PutObject and s3:DeleteObject there"
+			}
+			return nil, usageError{"cannot create the summary: " + err.Error(), hint}
 		}
 		o.summary = fh
 	}
@@ -42,7 +51,7 @@ func openOutputs(f *runFlags, stdout io.Writer) (*outputs, error) {
 
 // renamed reports whether the report is written beside its path, to be
 // renamed into place by commit.
-func (o *outputs) renamed() bool { return o.file != nil && o.file.tmp != "" }
+func (o *outputs) renamed() bool { return o.file != nil && o.file.staged() }
 
 // commit puts the report in its place, before the first call.
 func (o *outputs) commit() error {
@@ -75,7 +84,7 @@ func (o *outputs) finish(sum *batch.Summary) error {
 		}
 	}
 	if o.summary != nil {
-		serr := report.WriteSummaryJSON(o.summary.w, sum)
+		serr := report.WriteSummaryJSON(o.summary, sum)
 		if cerr := o.summary.close(); serr == nil {
 			serr = cerr
 		}

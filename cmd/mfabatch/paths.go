@@ -58,6 +58,9 @@ func checkPaths(f *runFlags, manifest string, stdin io.Reader, stdout io.Writer)
 		{"summary", f.summaryPath, nil},
 		{"metrics-file", f.metricsFile, nil},
 	}
+	if err := checkS3Paths(f, roles); err != nil {
+		return err
+	}
 	ids := make([]fileID, len(roles))
 	for i, r := range roles {
 		ids[i] = identify(r)
@@ -80,9 +83,10 @@ func checkPaths(f *runFlags, manifest string, stdin io.Reader, stdout io.Writer)
 // fileID is what a path names: a file, or, where none is yet, a name in
 // a folder. The zero value is a path that names nothing to compare.
 type fileID struct {
-	file os.FileInfo
-	dir  os.FileInfo
-	base string
+	file   os.FileInfo
+	dir    os.FileInfo
+	base   string
+	object string // an S3 object's bucket/key
 }
 
 // maxLinks bounds the symbolic links followed to a file not yet made.
@@ -92,6 +96,9 @@ func identify(r fileRole) fileID {
 	switch {
 	case r.path == "":
 		return fileID{}
+	case isS3(r.path):
+		p, _ := parseS3(r.path, "")
+		return fileID{object: p.bucket + "/" + p.key}
 	case r.path == "-":
 		if r.file == nil {
 			return fileID{}
@@ -132,6 +139,8 @@ func identify(r fileRole) fileID {
 // made.
 func (a fileID) same(b fileID) bool {
 	switch {
+	case a.object != "" || b.object != "":
+		return a.object == b.object
 	case a.file != nil && b.file != nil:
 		return a.file.Mode().IsRegular() && os.SameFile(a.file, b.file)
 	case a.dir != nil && b.dir != nil:

@@ -340,7 +340,7 @@ func TestPlanCountsRows(t *testing.T) {
 // returns the plan's count of rows.
 func planTotal(t *testing.T, path string, stdin io.Reader, expiry bool, shard batch.Shard) int {
 	t.Helper()
-	src, err := openManifest(t.Context(), path, stdin, expiry, io.Discard)
+	src, err := openManifest(t.Context(), &storage{}, path, stdin, expiry)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,11 +33,16 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	met := newMetrics(f, stderr)
 	sum, err := run(ctx, f, met, path, stdin, stdout, stderr)
 	var nre *batch.NoRegionError
-	if errors.As(err, &nre) {
+	var me *batch.ModeError
+	var ue usageError
+	switch {
+	case errors.As(err, &nre):
 		err = usageError{nre.Error(), "pass --region with the region of the users' pool"}
-		if sum != nil && sum.Attempts == 0 {
-			sum = nil // nothing was sent: the error says all there is
-		}
+	case errors.As(err, &me):
+		err = usageError{me.Error(), "a manifest names users by access_token (token mode) or by username and user_pool_id (admin mode), never both: split it into two manifests"}
+	}
+	if errors.As(err, &ue) && sum != nil && sum.Attempts == 0 {
+		sum = nil // nothing was sent: the error says all there is
 	}
 	if sum != nil {
 		if werr := report.WriteSummary(stderr, sum); werr != nil && err == nil {
@@ -87,12 +92,14 @@ func run(ctx context.Context, f *runFlags, met *metrics, path string, stdin io.R
 	}
 	// A pipe is copied aside when it must be read twice.
 	twice := f.order == "expiry" || !f.dryRun && f.resume != ""
-	src, err := openManifest(ctx, path, stdin, twice, stderr)
+	st := &storage{config: func(ctx context.Context) (aws.Config, error) { return loadAWSConfig(ctx, f) }, kmsKey: f.sseKMSKeyID}
+	src, err := openManifest(ctx, st, path, stdin, twice)
 	if err != nil {
 		return nil, err
 	}
 	defer src.close()
 	manifest, format, err := readManifest(src.r, src, f.format)
+	warnReadable(stderr, src, format)
 	// An empty file is a manifest of no rows, as a header alone is.
 	empty := errors.Is(err, batch.ErrEmpty)
 	if empty {
@@ -120,7 +127,7 @@ func run(ctx context.Context, f *runFlags, met *metrics, path string, stdin io.R
 	}
 
 	// Read before the report is written: it may be the same file.
-	done, err := readDone(f.resume)
+	done, err := readDone(ctx, st, f.resume)
 	if err != nil {
 		return nil, err
 	}
@@ -129,12 +136,20 @@ func run(ctx context.Context, f *runFlags, met *metrics, path string, stdin io.R
 	if err != nil {
 		return nil, err
 	}
+	creds := watchCredentials(&cfg)
+	// Found before the plan and the report, where the header says admin
+	// mode; the engine asks again before its first admin call.
+	if !f.dryRun && adminCSV(manifest) {
+		if err := creds.check(ctx, f); err != nil {
+			return nil, err
+		}
+	}
 	client, err := newClient(cfg, f)
 	if err != nil {
 		return nil, err
 	}
 
-	outs, err := openOutputs(f, stdout)
+	outs, err := openOutputs(ctx, st, f, stdout)
 	if err != nil {
 		return nil, err
 	}
@@ -147,6 +162,7 @@ func run(ctx context.Context, f *runFlags, met *metrics, path string, stdin io.R
 	// run goes, and is cleared before the summary.
 	prog := newProgress(f, stdout, stderr)
 	r := &batch.Runner{Client: client, Config: runConfig(f, cfg.Region, shard, prog)}
+	creds.use(&r.Config, f)
 	met.watch(&r.Config, prog.Stderr())
 	if done != nil {
 		r.Config.AlreadyDone = done.Has
@@ -180,12 +196,12 @@ func newClient(cfg aws.Config, f *runFlags) (batch.Client, error) {
 }
 
 // runConfig is the engine's configuration from the flags. defaultRegion,
-// the AWS configuration's, serves tokens whose issuer names none.
+// the AWS configuration's, serves tokens and pools that name none.
 func runConfig(f *runFlags, defaultRegion string, shard batch.Shard, prog *progress) batch.Config {
 	return batch.Config{
 		Workers: f.workers, RPS: f.rps, Burst: f.burst, MaxAttempts: f.maxAttempts,
 		Timeout: f.timeout, MinTokenTTL: f.minTokenTTL, Region: f.region, DefaultRegion: defaultRegion,
-		Defaults: f.defaults, DryRun: f.dryRun, MaxFailures: f.maxFailures, Adaptive: f.adaptive,
+		UserPoolID: f.userPoolID, Defaults: f.defaults, DryRun: f.dryRun, MaxFailures: f.maxFailures, Adaptive: f.adaptive,
 		Log: newLogger(prog.Stderr(), f.logFormat, f.logLevel), Shard: shard, OnResult: prog.Add,
 		OnHalt: func(reason string) {
 			fmt.Fprintf(prog.Stderr(), "mfabatch: halting because %s; calls in flight finish, and the rows not yet sent are reported not_attempted\n", reason)
@@ -332,14 +348,20 @@ func newLogger(stderr io.Writer, format string, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(stderr, opts))
 }
 
-// readDone reads the report given to --resume; nil for none.
-func readDone(path string) (report.Done, error) {
+// readDone reads the report given to --resume, a file or an S3 object;
+// nil for none.
+func readDone(ctx context.Context, st *storage, path string) (*report.Done, error) {
 	if path == "" {
 		return nil, nil
 	}
-	fh, err := os.Open(path)
+	fh, err := openReport(ctx, st, path)
 	if err != nil {
-		return nil, usageError{fmt.Sprintf("--resume: %v", err), "give the report of the earlier run"}
+		hint := "give the report of the earlier run"
+		var ue usageError
+		if errors.As(err, &ue) {
+			hint = ue.hint
+		}
+		return nil, usageError{"--resume: " + err.Error(), hint}
 	}
 	defer fh.Close()
 	done, err := report.ReadDone(fh)

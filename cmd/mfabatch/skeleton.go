@@ -32,11 +32,37 @@ const skeletonInput = `{
 }
 `
 
+// skeletonAdminInput is what `aws cognito-idp admin-set-user-mfa-preference
+// --generate-cli-skeleton input` prints (AWS CLI 1.45: four factors).
+const skeletonAdminInput = `{
+    "SMSMfaSettings": {
+        "Enabled": true,
+        "PreferredMfa": true
+    },
+    "SoftwareTokenMfaSettings": {
+        "Enabled": true,
+        "PreferredMfa": true
+    },
+    "EmailMfaSettings": {
+        "Enabled": true,
+        "PreferredMfa": true
+    },
+    "WebAuthnMfaSettings": {
+        "Enabled": true
+    },
+    "Username": "",
+    "UserPoolId": ""
+}
+`
+
 const exampleToken = "REPLACE_WITH_ACCESS_TOKEN"
+
+// skeletons names the skeletons, for the usage line.
+const skeletons = "mfabatch skeleton input|output|csv|jsonl|admin-input|admin-csv|admin-jsonl"
 
 func skeletonCmd(args []string, stdout io.Writer) error {
 	if len(args) != 1 {
-		return usageError{"skeleton takes one argument", "mfabatch skeleton input|output|csv|jsonl"}
+		return usageError{"skeleton takes one argument", skeletons}
 	}
 	var out string
 	switch args[0] {
@@ -57,8 +83,15 @@ func skeletonCmd(args []string, stdout io.Writer) error {
 			"alice@example.com," + exampleToken + ",,,true,true,,,\n"
 	case "jsonl":
 		out = `{"id":"alice@example.com","access_token":"` + exampleToken + `","software_token_enabled":true,"software_token_preferred":true,"sms_enabled":null,"sms_preferred":null,"email_enabled":null,"email_preferred":null,"webauthn_enabled":null}` + "\n"
+	case "admin-input":
+		out = skeletonAdminInput
+	case "admin-csv":
+		out = strings.Join(batch.AdminColumns, ",") + "\n" +
+			"alice@example.com,alice,eu-west-1_AbC123,,,true,true,,,\n"
+	case "admin-jsonl":
+		out = `{"id":"alice@example.com","username":"alice","user_pool_id":"eu-west-1_AbC123","software_token_enabled":true,"software_token_preferred":true,"sms_enabled":null,"sms_preferred":null,"email_enabled":null,"email_preferred":null,"webauthn_enabled":null}` + "\n"
 	default:
-		return usageError{"unknown skeleton " + quote(args[0]), "mfabatch skeleton input|output|csv|jsonl"}
+		return usageError{"unknown skeleton " + quote(args[0]), skeletons}
 	}
 	_, err := io.WriteString(stdout, out)
 	return err

@@ -27,21 +27,59 @@ type source struct {
 	base  int64    // where the manifest starts in file
 	size  int64
 	close func()
+	// reopen reads the manifest anew from its start, where it is read
+	// again from its origin rather than from file (an S3 object).
+	reopen func() io.Reader
+	// readable is the file's permissions when other users can read it.
+	readable os.FileMode
+}
+
+// warnReadable warns when other users can read a manifest that holds
+// access tokens: one whose first row names its user by token. An admin
+// manifest holds usernames, no secret.
+func warnReadable(stderr io.Writer, src *source, format string) {
+	if src.readable == 0 || firstRowAdmin(src, format) {
+		return
+	}
+	fmt.Fprintf(stderr, "mfabatch: warning: %s can be read by other users (mode %04o), and it holds access tokens\nmfabatch: hint: chmod 600 %s\n", src.name, src.readable, src.name)
+}
+
+// firstRowAdmin reads the manifest's first row again, from the start of
+// its file, and reports whether it names its user by username.
+func firstRowAdmin(src *source, format string) bool {
+	again, ok := src.again()
+	if !ok {
+		return false
+	}
+	m, _, err := readManifest(again, src, format)
+	if err != nil {
+		return false
+	}
+	if c, ok := m.(io.Closer); ok {
+		defer c.Close()
+	}
+	row, err := m.Next()
+	return err == nil && row.Admin
 }
 
 // again returns a reader of the whole manifest from its start, or false
 // when it can be read only once.
 func (s *source) again() (io.Reader, bool) {
+	if s.reopen != nil {
+		return s.reopen(), true
+	}
 	if s.file == nil {
 		return nil, false
 	}
 	return io.NewSectionReader(s.file, s.base, s.size-s.base), true
 }
 
-// openManifest opens path, or standard input for "-". It warns when other
-// users can read the tokens in a file, and spools a pipe when twice is
-// true.
-func openManifest(ctx context.Context, path string, stdin io.Reader, twice bool, stderr io.Writer) (*source, error) {
+// openManifest opens path, an S3 object, or standard input for "-", and
+// spools a pipe when twice is true.
+func openManifest(ctx context.Context, st *storage, path string, stdin io.Reader, twice bool) (*source, error) {
+	if isS3(path) {
+		return openS3Manifest(ctx, st, path, twice)
+	}
 	src := &source{r: stdin, name: path, close: func() {}}
 	var fh *os.File
 	if path == "-" {
@@ -64,7 +102,7 @@ func openManifest(ctx context.Context, path string, stdin io.Reader, twice bool,
 			return nil, fmt.Errorf("cannot read the manifest: %s is a directory", path)
 		case st.Mode().IsRegular():
 			if path != "-" && st.Mode().Perm()&0o077 != 0 {
-				fmt.Fprintf(stderr, "mfabatch: warning: %s can be read by other users (mode %04o), and it holds access tokens\nmfabatch: hint: chmod 600 %s\n", path, st.Mode().Perm(), path)
+				src.readable = st.Mode().Perm()
 			}
 			// Standard input from a file may start past its beginning.
 			if src.base, err = fh.Seek(0, io.SeekCurrent); err == nil {
@@ -162,6 +200,8 @@ func readManifest(in io.Reader, src *source, format string) (batch.Manifest, str
 	m, err := batch.ReadCSV(in)
 	var he *batch.HeaderError
 	switch {
+	case errors.As(err, &he) && he.Hint != "":
+		return nil, "", usageError{err.Error(), he.Hint}
 	case errors.As(err, &he):
 		return nil, "", usageError{err.Error(), "a CSV manifest's first line names its columns, e.g.: " + strings.Join(batch.Columns, ",")}
 	case err != nil:

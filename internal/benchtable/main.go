@@ -46,10 +46,11 @@ var measures = []struct {
 	{"peer", (*bench).peer},
 	{"shared", (*bench).shared},
 	{"idle", (*bench).idle},
+	{"s3", (*bench).s3RoundTrip},
 }
 
 func main() {
-	only := flag.String("only", "", "comma-separated measures to run: overhead, rate, memory, startup, peer, shared, idle (default: all)")
+	only := flag.String("only", "", "comma-separated measures to run: overhead, rate, memory, startup, peer, shared, idle, s3 (default: all)")
 	bin := flag.String("bin", "", "mfabatch binary to measure (default: build ./cmd/mfabatch)")
 	keep := flag.Bool("keep", false, "keep the scratch directory with its manifests and reports")
 	serveMode := flag.Bool("serve", false, "internal: serve a fake Cognito for the harness (see fake.go)")
