@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/mfabatch/mfabatch/batch"
+	"github.com/mfabatch/mfabatch/batch/cognitotest"
 )
 
 // adminCSV reads an admin-mode CSV manifest.
@@ -393,5 +395,38 @@ func TestAdminRowsHaveNoExpiryOrder(t *testing.T) {
 	_, err := batch.ByExpiry(adminCSV(t, text), strings.NewReader(text))
 	if !errors.Is(err, batch.ErrAdminOrder) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestAdminRunIsSigned runs admin rows through the tool's client against
+// the fake, which checks every signature as the service does: each call
+// is signed for its pool's region, retries included.
+func TestAdminRunIsSigned(t *testing.T) {
+	srv := cognitotest.NewServer(cognitotest.FailAttempts(1, cognitotest.Throttle))
+	t.Cleanup(srv.Close)
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.StaticCredentialsProvider{Value: cognitotest.TestSessionCredentials}}
+	client, err := batch.NewClient(cfg, srv.URL, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := adminCSV(t, "username,user_pool_id,sms_enabled\nalice,us-east-1_AbC123,true\nbob,eu-west-1_Def456,true\n")
+	var out collect
+	r := &batch.Runner{Client: client, Config: batch.Config{BackoffBase: time.Millisecond}}
+	if _, err := r.Run(context.Background(), m, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, res := range out.byRow(t, 2) {
+		if res.Status != batch.StatusSucceeded || res.Attempts != 2 {
+			t.Errorf("row %d: %s after %d attempts: %s", res.Row, res.Status, res.Attempts, res.ErrorMessage)
+		}
+	}
+	calls := srv.Calls()
+	if len(calls) != 4 {
+		t.Fatalf("%d calls, want 4", len(calls))
+	}
+	for _, c := range calls {
+		if !c.Verified || c.AccessKeyID != cognitotest.TestSessionCredentials.AccessKeyID || c.SigningRegion != strings.SplitN(c.PoolID, "_", 2)[0] {
+			t.Errorf("call %d for %s: signed by %q for %q, verified %v", c.N, c.Username, c.AccessKeyID, c.SigningRegion, c.Verified)
+		}
 	}
 }

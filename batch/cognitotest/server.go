@@ -1,9 +1,12 @@
 // Package cognitotest provides a test double for the Amazon Cognito user-pool
 // API: an HTTP server that speaks the service's JSON 1.1 protocol, answers
-// SetUserMFAPreference as a test decides (success, throttling, server errors,
-// connection resets, stalls, any API error), and records every call so tests
-// can check attempts, request bodies and request rates. It also mints
-// unsigned Cognito-style access tokens (see Token).
+// SetUserMFAPreference and AdminSetUserMFAPreference as a test decides
+// (success, throttling, server errors, connection resets, stalls, any API
+// error), and records every call so tests can check attempts, request bodies
+// and request rates. Admin calls must carry a SigV4 signature made with
+// credentials the server trusts (TestCredentials and the like, see Trust),
+// checked as the service checks it. It also mints unsigned Cognito-style
+// access tokens (see Token).
 //
 // Point the real SDK client at it:
 //
@@ -24,15 +27,19 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 const (
@@ -40,9 +47,10 @@ const (
 	jsonType     = "application/x-amz-json-1.1"
 )
 
-// ops lists the operations the server answers; any other target is an
+// ops lists the operations the server answers, and whether each is an
+// admin call (signed, by user name); any other target is an
 // UnknownOperationException, as the service answers it.
-var ops = map[string]bool{"SetUserMFAPreference": true}
+var ops = map[string]bool{"SetUserMFAPreference": false, "AdminSetUserMFAPreference": true}
 
 // Fault is how the server answers a call.
 type Fault int
@@ -81,12 +89,36 @@ func (f Fault) String() string {
 
 // Call is one request the server received.
 type Call struct {
-	N       int       // 1-based arrival order
-	At      time.Time // arrival; never earlier than the previous call's
-	Op      string    // operation from X-Amz-Target, such as "SetUserMFAPreference"; "" when absent
-	Body    []byte    // raw request body, exactly as received; shared, do not modify
-	Token   string    // the body's AccessToken; "" when unreadable
-	Attempt int       // 1-based: how many calls so far carried this same Token, this one included; 0 when Token is ""
+	N     int       // 1-based arrival order
+	At    time.Time // arrival; never earlier than the previous call's
+	Op    string    // operation from X-Amz-Target, such as "SetUserMFAPreference"; "" when absent
+	Body  []byte    // raw request body, exactly as received; shared, do not modify
+	Token string    // the body's AccessToken; "" when unreadable
+	// Attempt is 1-based: how many calls so far were for this same user,
+	// this one included: the same Token, or for an admin call the same
+	// UserPoolId and Username. 0 when the call names no user.
+	Attempt int
+	// Username is an admin call's Username, or the username claim of a
+	// call's Token (read without verifying it); "" when absent.
+	Username string
+	PoolID   string // an admin call's UserPoolId; "" when absent
+
+	// Who signed the call, as its Authorization header says ("" when it
+	// has none or cannot be read), and whether the signature verified
+	// against credentials the server trusts. Only admin calls are checked:
+	// a signed token call is never Verified.
+	AccessKeyID, SigningRegion string
+	Verified                   bool
+	SessionToken               string // X-Amz-Security-Token, "" when absent
+}
+
+// user is what Attempt counts calls by: the token, or the pool and user
+// name of an admin call.
+func (c Call) user() string {
+	if c.Token != "" || c.Username == "" {
+		return c.Token
+	}
+	return c.PoolID + "\x00" + c.Username
 }
 
 // Reply says what the server does with a call.
@@ -117,15 +149,18 @@ type Server struct {
 
 	mu       sync.Mutex
 	calls    []Call
-	attempts map[string]int // calls per access token
-	conns    int            // connections accepted
+	attempts map[string]int             // calls per user (see Call.user)
+	conns    int                        // connections accepted
+	trusted  map[string]aws.Credentials // by access key id
 }
 
 // NewServer starts a server that answers each well-formed
-// SetUserMFAPreference call as decide says; a nil decide answers every call
-// with success. Requests the service itself would reject (wrong method,
-// content type or target, malformed JSON, no AccessToken) get the service's
-// HTTP 400 error without consulting decide, but are still recorded.
+// SetUserMFAPreference or AdminSetUserMFAPreference call as decide says; a
+// nil decide answers every call with success. Requests the service itself
+// would reject (wrong method, content type or target, malformed JSON, no
+// AccessToken, no Username or UserPoolId, an admin call not signed by
+// trusted credentials for the pool's region) get the service's HTTP 400
+// error without consulting decide, but are still recorded.
 //
 // decide is called concurrently from the server's goroutines, so it must be
 // safe for concurrent use; it should return promptly, since Close waits for it.
@@ -144,6 +179,10 @@ func newServer(decide func(Call) Reply, tlsConfig *tls.Config) *Server {
 		decide:   decide,
 		closing:  make(chan struct{}),
 		attempts: make(map[string]int),
+		trusted:  make(map[string]aws.Credentials),
+	}
+	for _, creds := range []aws.Credentials{TestCredentials, TestSessionCredentials, TestExpiredCredentials} {
+		s.trusted[creds.AccessKeyID] = creds
 	}
 	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
 	s.ts.Config.ConnState = func(_ net.Conn, state http.ConnState) {
@@ -240,12 +279,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		// The client went away mid-request; there is no one to answer.
 		panic(http.ErrAbortHandler)
 	}
-	op, perr := operation(r)
-	var token string
-	if perr == nil {
-		token, perr = accessToken(body)
-	}
-	c := s.record(op, body, token)
+	c := Call{Body: body}
+	perr := s.inspect(r, &c)
+	c = s.record(c)
 	if perr != nil {
 		writeError(w, RequestID(c.N), http.StatusBadRequest, perr.code, perr.message)
 		return
@@ -261,39 +297,99 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // service's router checks.
 func operation(r *http.Request) (string, *protocolError) {
 	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
+	_, known := ops[op]
 	switch {
 	case r.Method != http.MethodPost:
 		return op, &protocolError{"UnknownOperationException", "method " + r.Method + ": want POST"}
 	case r.Header.Get("Content-Type") != jsonType:
 		return op, &protocolError{"UnknownOperationException", fmt.Sprintf("Content-Type %q: want %q", r.Header.Get("Content-Type"), jsonType)}
-	case !ok || !ops[op]:
+	case !ok || !known:
 		return op, &protocolError{"UnknownOperationException", fmt.Sprintf("X-Amz-Target %q: not an operation of this server", r.Header.Get("X-Amz-Target"))}
 	}
 	return op, nil
 }
 
-// accessToken returns the request body's AccessToken.
-func accessToken(body []byte) (string, *protocolError) {
-	var in struct{ AccessToken *string }
-	if err := json.Unmarshal(body, &in); err != nil {
-		return "", &protocolError{"SerializationException", "request body: " + err.Error()}
+// inspect fills in c what the request says, and returns the error the
+// service answers a request it rejects with, checking in the service's
+// order: the operation, the signature of an admin call, then the body.
+func (s *Server) inspect(r *http.Request, c *Call) *protocolError {
+	op, perr := operation(r)
+	c.Op = op
+	if perr != nil {
+		return perr
 	}
-	if in.AccessToken == nil || *in.AccessToken == "" {
-		return "", &protocolError{"InvalidParameterException",
-			"1 validation error detected: Value null at 'accessToken' failed to satisfy constraint: Member must not be null"}
+	var in struct{ AccessToken, Username, UserPoolId *string }
+	jerr := json.Unmarshal(c.Body, &in)
+	c.Token, c.Username, c.PoolID = deref(in.AccessToken), deref(in.Username), deref(in.UserPoolId)
+	if c.Username == "" {
+		c.Username = usernameClaim(c.Token)
 	}
-	return *in.AccessToken, nil
+	if ops[op] {
+		if perr := s.authenticate(r, c.Body, poolRegion(c.PoolID), c); perr != nil {
+			return perr
+		}
+	}
+	if jerr != nil {
+		return &protocolError{"SerializationException", "request body: " + jerr.Error()}
+	}
+	if ops[op] {
+		return validate(map[string]*string{"username": in.Username, "userPoolId": in.UserPoolId})
+	}
+	return validate(map[string]*string{"accessToken": in.AccessToken})
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// poolIDPattern is the service's constraint on a UserPoolId.
+var poolIDPattern = regexp.MustCompile(`^[\w-]+_[0-9a-zA-Z]+$`)
+
+// poolRegion is the region a pool id names, or "" when it names none.
+func poolRegion(poolID string) string {
+	region, _, ok := strings.Cut(poolID, "_")
+	if !ok || !poolIDPattern.MatchString(poolID) {
+		return ""
+	}
+	return region
+}
+
+// validate checks that the required members are there, and that a
+// userPoolId has the service's shape, as the service words it.
+func validate(members map[string]*string) *protocolError {
+	var errs []string
+	for _, name := range slices.Sorted(maps.Keys(members)) {
+		v := members[name]
+		switch {
+		case v == nil || *v == "":
+			errs = append(errs, "Value null at '"+name+"' failed to satisfy constraint: Member must not be null")
+		case name == "userPoolId" && !poolIDPattern.MatchString(*v):
+			errs = append(errs, fmt.Sprintf("Value %q at 'userPoolId' failed to satisfy constraint: "+
+				"Member must satisfy regular expression pattern: %s", *v, `[\w-]+_[0-9a-zA-Z]+`))
+		}
+	}
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return &protocolError{"InvalidParameterException", "1 validation error detected: " + errs[0]}
+	}
+	return &protocolError{"InvalidParameterException",
+		fmt.Sprintf("%d validation errors detected: %s", len(errs), strings.Join(errs, "; "))}
 }
 
 // record numbers and stores a call. N, At and Attempt are assigned together
 // under the lock so that they agree with one another.
-func (s *Server) record(op string, body []byte, token string) Call {
+func (s *Server) record(c Call) Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := Call{N: len(s.calls) + 1, At: time.Now(), Op: op, Body: body, Token: token}
-	if token != "" {
-		s.attempts[token]++
-		c.Attempt = s.attempts[token]
+	c.N, c.At = len(s.calls)+1, time.Now()
+	if u := c.user(); u != "" {
+		s.attempts[u]++
+		c.Attempt = s.attempts[u]
 	}
 	s.calls = append(s.calls, c)
 	return c
@@ -388,7 +484,8 @@ func writeResponse(w http.ResponseWriter, requestID string, status int, errorTyp
 }
 
 // FailAttempts returns a decider that answers the first n attempts of each
-// access token with fault f and every later attempt with success.
+// user (access token, or pool and user name) with fault f and every later
+// attempt with success.
 func FailAttempts(n int, f Fault) func(Call) Reply {
 	return func(c Call) Reply {
 		if c.Attempt <= n {
@@ -400,7 +497,8 @@ func FailAttempts(n int, f Fault) func(Call) Reply {
 
 // Mix returns a decider that answers each call with fault f with probability
 // p[f], and with success otherwise. The choice is a pure function of seed,
-// the call's Token and its Attempt, not of arrival order, so a run with
+// the call's user (its Token, or its pool and user name) and its Attempt,
+// not of arrival order, so a run with
 // concurrent workers is reproducible, and a test can learn what a recorded
 // call got by calling the decider on it again. Mix panics when a probability
 // is negative or they add up to more than 1.
@@ -423,7 +521,7 @@ func Mix(seed int64, p map[Fault]float64) func(Call) Reply {
 		panic(fmt.Sprintf("cognitotest.Mix: probabilities add up to %v, more than 1", sum))
 	}
 	return func(c Call) Reply {
-		u := uniform(seed, c.Token, c.Attempt)
+		u := uniform(seed, c.user(), c.Attempt)
 		for i, b := range bounds {
 			if u < b {
 				return Reply{Fault: faults[i]}

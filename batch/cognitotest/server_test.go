@@ -307,14 +307,7 @@ func TestProtocolErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer resp.Body.Close()
-			var body struct {
-				Type    string `json:"__type"`
-				Message string `json:"message"`
-			}
-			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-				t.Fatalf("error body: %v", err)
-			}
+			body := readError(t, resp)
 			if resp.StatusCode != 400 || resp.Header.Get("X-Amzn-ErrorType") != tt.code || body.Type != tt.code {
 				t.Errorf("answer = %d, X-Amzn-ErrorType %q, __type %q; want 400 and %s",
 					resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"), body.Type, tt.code)
@@ -330,6 +323,23 @@ func TestProtocolErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// apiErrorBody is the body of the service's error answer.
+type apiErrorBody struct {
+	Type    string `json:"__type"`
+	Message string `json:"message"`
+}
+
+// readError reads and closes an error answer's body.
+func readError(t *testing.T, resp *http.Response) apiErrorBody {
+	t.Helper()
+	defer resp.Body.Close()
+	var body apiErrorBody
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("error body: %v", err)
+	}
+	return body
 }
 
 func TestSuccessWire(t *testing.T) {

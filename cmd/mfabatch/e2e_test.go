@@ -388,10 +388,10 @@ func newTool(t *testing.T) *tool {
 // kind, and no proxy, so that every byte goes to moto on loopback.
 func (tl *tool) run(t *testing.T, args ...string) toolResult {
 	t.Helper()
-	return tl.runEnv(t, toolEnv(t), args...)
+	return tl.runEnv(t, nil, args...)
 }
 
-// runEnv runs the binary in env.
+// runEnv is run with env (KEY=VALUE) added to the environment.
 func (tl *tool) runEnv(t *testing.T, env []string, args ...string) toolResult {
 	t.Helper()
 	bin, err := tl.build()
@@ -401,7 +401,7 @@ func (tl *tool) runEnv(t *testing.T, env []string, args ...string) toolResult {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = env
+	cmd.Env = append(toolEnv(t), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()

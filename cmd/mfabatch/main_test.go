@@ -4,9 +4,10 @@ package main
 // tool itself (this test binary, run as mfabatch: see TestMain). Each
 // script gets its own fake Cognito endpoint, $COGNITO (port $COGNITO_PORT),
 // and an AWS environment with no configuration, credentials, metadata
-// service or proxy.
+// service or proxy; the creds command gives it credentials.
 //
-// The endpoint answers by the token's username (see decide): throttleN-,
+// The endpoint answers by the user's name (see decide), the token's
+// username claim or an admin call's Username: throttleN-,
 // internalN-, unavailableN- (503) and resetN- users fail their first N
 // attempts; expired- users get NotAuthorizedException, badparam-
 // InvalidParameterException, notfound- ResourceNotFoundException,
@@ -14,12 +15,19 @@ package main
 // users get theirs after half a second; echo- users get an error quoting
 // their token in its code, message and request id, echopiece- users one
 // quoting pieces of it, echook- users a success with the token as its
-// request id.
+// request id (admin calls: the session token, else the access key id, in
+// place of the token). Admin calls must be signed with the script's
+// credentials (see cmdCreds) for the pool id's region, else they are
+// refused as AWS refuses them; nouser- users do not exist
+// (UserNotFoundException), nototp- users never verified a software token
+// (InvalidParameterException), denied- users get AccessDeniedException,
+// nopool- users ResourceNotFoundException for their pool.
 //
 // Every mfabatch run is checked: it exits 0, or with !, fails and is
 // followed by exitcode; its stderr shows no race or panic; and no 16
 // characters of any of the script's tokens are in its stdout, its stderr
-// or any file it wrote.
+// or any file it wrote; nor are any of the AWS credentials in its
+// environment.
 //
 // The scripts' own commands:
 //
@@ -37,12 +45,14 @@ package main
 //	waitfor FILE REGEXP       wait until FILE matches (^ and $ at line ends)
 //	waitfor exit [D]          wait for the background run to exit, for at
 //	                          most D, and check it as any run
-//	manifest TEMPLATE OUT     write a CSV manifest from template lines
+//	manifest [-admin] TEMPLATE OUT
+//	                          write a CSV manifest from template lines
 //	                          "LABEL [key=value...]", a row each: the token
 //	                          keys (see claim) make LABEL's token, the other
 //	                          keys are columns; id is LABEL unless id= says
 //	                          otherwise; LABEL*N stands for N rows, LABEL1
-//	                          to LABELN
+//	                          to LABELN; -admin: username and user_pool_id
+//	                          columns instead of access_token (see adminKeys)
 //	manifest FILE             put LABEL's token in FILE in place of each
 //	                          <token:LABEL [key=value...]>
 //	report [-partial] FILE [COLUMN...]
@@ -50,18 +60,23 @@ package main
 //	                          to n, each once; -partial: at most once) and
 //	                          print its columns sorted by row, a token's
 //	                          fingerprint shown as fp(LABEL)
-//	calls [-bodies|-arrival] N|MIN-MAX
+//	calls [-bodies|-arrival|-signed] N|MIN-MAX
 //	                          the server got N (MIN to MAX) calls since the
 //	                          last calls command; print "LABEL COUNT" for
-//	                          each token called, or each call's body (by
+//	                          each user called (a token's label, an admin
+//	                          call's user name, USER@POOL outside
+//	                          us-east-1_TEST), or each call's body (by
 //	                          label, or in order of arrival), a token shown
-//	                          as <token:LABEL>
+//	                          as <token:LABEL>, or who signed each call (by
+//	                          label: see signer)
 //	cutline FILE N|last       cut line N of FILE short, as a write cut
 //	                          mid-line leaves it: its first half, no newline
 //	fifo open FIFO            wait until a reader opens FIFO, and keep its
 //	                          writing end open
 //	fifo write FIFO FILE      write FILE to FIFO (opened as fifo open does),
 //	                          then close it
+//	creds [KIND]              put AWS credentials in the environment (see
+//	                          cmdCreds)
 //	tlsendpoint               serve the endpoint over HTTPS at $COGNITO_TLS,
 //	                          its certificate from a CA made for the script
 //	                          (ca.pem; other-ca.pem is another CA's); calls
@@ -73,7 +88,6 @@ import (
 	"bytes"
 	"cmp"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
@@ -94,6 +108,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/mfabatch/mfabatch/batch/cognitotest"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -129,6 +144,7 @@ func TestScripts(t *testing.T) {
 			"cutline":     cmdCutline,
 			"fifo":        cmdFifo,
 			"tlsendpoint": cmdTLSEndpoint,
+			"creds":       cmdCreds,
 		},
 	})
 }
@@ -245,17 +261,19 @@ var answers = map[string]cognitotest.Reply{
 	"slow":      {Delay: 500 * time.Millisecond},
 }
 
-// decide answers a call by its token's username: see the top of the file.
-func decide(c cognitotest.Call) cognitotest.Reply {
-	user := usernameOf(c.Token)
-	word, _, dash := strings.Cut(user, "-")
+// decide answers a call by its user's name, the token's username claim
+// or an admin call's Username: see the top of the file.
+var decide = cognitotest.ByUsername(cognitotest.AdminAnswers, decideByName)
+
+func decideByName(c cognitotest.Call) cognitotest.Reply {
+	word, _, dash := strings.Cut(c.Username, "-")
 	if r, ok := answers[word]; dash && ok {
 		return r
 	}
 	if dash && (word == "echo" || word == "echopiece" || word == "echook") {
-		return echo(word, c.Token)
+		return echo(word, echoed(c))
 	}
-	if m := faultPrefix.FindStringSubmatch(user); m != nil {
+	if m := faultPrefix.FindStringSubmatch(c.Username); m != nil {
 		if n, _ := strconv.Atoi(m[2]); c.Attempt <= n {
 			return cognitotest.Reply{Fault: prefixFaults[m[1]]}
 		}
@@ -263,7 +281,16 @@ func decide(c cognitotest.Call) cognitotest.Reply {
 	return cognitotest.Reply{}
 }
 
-// echo answers as a server that quotes the caller's token back.
+// echoed is the secret an echo user's answer quotes: the token of a token
+// call; the session token, else the access key id, of an admin call.
+func echoed(c cognitotest.Call) string {
+	if c.Token != "" {
+		return c.Token
+	}
+	return cmp.Or(c.SessionToken, strings.Repeat(c.AccessKeyID, 3))
+}
+
+// echo answers as a server that quotes the caller's secret back.
 func echo(word, token string) cognitotest.Reply {
 	switch {
 	case len(token) < 60:
@@ -274,18 +301,6 @@ func echo(word, token string) cognitotest.Reply {
 		return cognitotest.Reply{RequestID: token}
 	}
 	return cognitotest.Reply{Fault: cognitotest.APIError, Code: token[:30], Message: "Invalid token " + token[5:40], RequestID: "req-" + token[40:60]}
-}
-
-// usernameOf reads a token's username claim, or "".
-func usernameOf(token string) string {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return ""
-	}
-	b, _ := base64.RawURLEncoding.DecodeString(parts[1])
-	var p struct{ Username string }
-	_ = json.Unmarshal(b, &p)
-	return p.Username
 }
 
 // fingerprint is the report's token_sha256: SHA-256's first 16 hex digits.
@@ -352,6 +367,7 @@ func (s *script) check(ts *testscript.TestScript, neg bool, code int, stdout, st
 			ts.Fatalf("mfabatch's stderr has %q", bad)
 		}
 	}
+	s.addEnvSecrets(ts)
 	s.checkNoToken(ts, "stdout", stdout)
 	s.checkNoToken(ts, "stderr", stderr)
 	for path, st := range stamps(ts) {
@@ -391,15 +407,74 @@ func stamps(ts *testscript.TestScript) map[string]stamp {
 	return m
 }
 
-// tokenPiece is how much of a token must never be shown.
+// tokenPiece is how much of a token, or of a credential, must never be
+// shown.
 const tokenPiece = 16
 
+// credentialVars are the environment's AWS credentials: secrets too.
+var credentialVars = []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+
+// addEnvSecrets adds the script's AWS credentials, however it set them
+// (creds, env), to what checkNoToken looks for. A value too short to hold
+// a piece ("test") is no real credential.
+func (s *script) addEnvSecrets(ts *testscript.TestScript) {
+	for _, k := range credentialVars {
+		v := ts.Getenv(k)
+		for i := 0; i+tokenPiece <= len(v); i++ {
+			s.pieces[v[i:i+tokenPiece]] = k
+		}
+	}
+}
+
 // checkNoToken fails if text holds tokenPiece characters of any token the
-// script made.
+// script made, or of the script's AWS credentials.
 func (s *script) checkNoToken(ts *testscript.TestScript, name, text string) {
 	for i := 0; i+tokenPiece <= len(text); i++ {
 		if label, ok := s.pieces[text[i:i+tokenPiece]]; ok {
-			ts.Fatalf("%s shows part of %s's token at byte %d", name, label, i)
+			ts.Fatalf("%s shows part of %s at byte %d", name, secretName(label), i)
+		}
+	}
+}
+
+// secretName names a secret by its label: a token's, or a credential's
+// variable.
+func secretName(label string) string {
+	if slices.Contains(credentialVars, label) {
+		return "the credential " + label
+	}
+	return label + "'s token"
+}
+
+// testCreds are the credentials creds can give a script.
+var testCreds = map[string]aws.Credentials{
+	"session":      cognitotest.TestSessionCredentials,
+	"static":       cognitotest.TestCredentials,
+	"expired":      cognitotest.TestExpiredCredentials,
+	"wrong-secret": {AccessKeyID: cognitotest.TestCredentials.AccessKeyID, SecretAccessKey: "Wr0ngSecretKeyWr0ngSecretKeyWr0ngSecretK"},
+	"unknown-key":  {AccessKeyID: "AKIA2MFABATCHNOSUCHK", SecretAccessKey: cognitotest.TestCredentials.SecretAccessKey},
+}
+
+// cmdCreds gives the script AWS credentials in its environment, for the
+// runs after it: a role session's (key, secret and session token) by
+// default, which the endpoint trusts; "static" an IAM user's key and
+// secret; "expired", "wrong-secret" and "unknown-key" credentials that the
+// endpoint refuses as AWS does (ExpiredTokenException,
+// InvalidSignatureException, UnrecognizedClientException).
+func cmdCreds(ts *testscript.TestScript, neg bool, args []string) {
+	s := state(ts)
+	kind := "session"
+	if len(args) == 1 {
+		kind = args[0]
+	}
+	creds, ok := testCreds[kind]
+	if neg || len(args) > 1 || !ok {
+		ts.Fatalf("usage: creds [%s]", strings.Join(slices.Sorted(maps.Keys(testCreds)), "|"))
+	}
+	values := []string{creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken}
+	for i, k := range credentialVars {
+		ts.Setenv(k, values[i])
+		if !slices.ContainsFunc(s.env, func(kv string) bool { return strings.HasPrefix(kv, k+"=") }) {
+			s.env = append(s.env, k+"=")
 		}
 	}
 }
@@ -616,7 +691,8 @@ func isTokenKey(k string) bool {
 
 // templateRow is one row of a manifest template.
 type templateRow struct {
-	id, token string
+	label, id string
+	tokenKVs  []string    // the token keys, key=value
 	cols      [][2]string // column, value, in the line's order
 }
 
@@ -626,8 +702,12 @@ var placeholder = regexp.MustCompile(`<token:([^<>]+)>`)
 
 func cmdManifest(ts *testscript.TestScript, neg bool, args []string) {
 	s := state(ts)
-	if neg || len(args) == 0 || len(args) > 2 {
-		ts.Fatalf("usage: manifest TEMPLATE OUT | manifest FILE")
+	admin := len(args) == 3 && args[0] == "-admin"
+	if admin {
+		args = args[1:]
+	}
+	if neg || len(args) == 0 || len(args) > 2 || admin && len(args) != 2 {
+		ts.Fatalf("usage: manifest [-admin] TEMPLATE OUT | manifest FILE")
 	}
 	if len(args) == 1 {
 		text := ts.ReadFile(args[0])
@@ -641,14 +721,18 @@ func cmdManifest(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(text), 0o600))
 		return
 	}
-	rows, columns := s.template(ts, args[0])
+	rows, columns := template(ts, args[0])
+	keys, key := []string{"access_token"}, func(r templateRow) []string { return []string{s.mint(ts, r.label, r.tokenKVs)} }
+	if admin {
+		keys, key = adminKeys(ts, rows)
+	}
 	var out bytes.Buffer
 	w := csv.NewWriter(&out)
-	w.Write(append([]string{"id", "access_token"}, columns...))
+	w.Write(slices.Concat([]string{"id"}, keys, columns))
 	for _, r := range rows {
-		rec := append([]string{r.id, r.token}, make([]string, len(columns))...)
+		rec := slices.Concat([]string{r.id}, key(r), make([]string, len(columns)))
 		for _, c := range r.cols {
-			rec[2+slices.Index(columns, c[0])] = c[1]
+			rec[1+len(keys)+slices.Index(columns, c[0])] = c[1]
 		}
 		w.Write(rec)
 	}
@@ -660,9 +744,41 @@ func cmdManifest(ts *testscript.TestScript, neg bool, args []string) {
 // repeatLabel is a template label standing for many rows: LABEL*N.
 var repeatLabel = regexp.MustCompile(`^(.+)\*(\d+)$`)
 
+// defaultPool is an admin template row's user_pool_id unless pool= says
+// otherwise.
+const defaultPool = "us-east-1_TEST"
+
+// adminKeys gives an admin template's key columns, and a row's cells in
+// them: username (LABEL unless username= says otherwise) and user_pool_id
+// (defaultPool unless pool= says otherwise; "pool=" leaves it blank, and
+// the column is left out when every row leaves it blank).
+func adminKeys(ts *testscript.TestScript, rows []templateRow) ([]string, func(templateRow) []string) {
+	cells := map[string][]string{} // by label
+	pools := false
+	for _, r := range rows {
+		user, pool := r.label, defaultPool
+		for _, kv := range r.tokenKVs {
+			switch k, v, _ := strings.Cut(kv, "="); k {
+			case "username":
+				user = v
+			case "pool":
+				pool = v
+			default:
+				ts.Fatalf("manifest -admin: row %s: %q is a token key; admin rows take username= and pool=", r.label, kv)
+			}
+		}
+		cells[r.label] = []string{user, pool}
+		pools = pools || pool != ""
+	}
+	if !pools {
+		return []string{"username"}, func(r templateRow) []string { return cells[r.label][:1] }
+	}
+	return []string{"username", "user_pool_id"}, func(r templateRow) []string { return cells[r.label] }
+}
+
 // template reads a manifest template: its rows, and every column in order
 // of first use.
-func (s *script) template(ts *testscript.TestScript, name string) (rows []templateRow, columns []string) {
+func template(ts *testscript.TestScript, name string) (rows []templateRow, columns []string) {
 	for line := range strings.Lines(ts.ReadFile(name)) {
 		f := strings.Fields(line)
 		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
@@ -696,7 +812,7 @@ func (s *script) template(ts *testscript.TestScript, name string) (rows []templa
 			}
 		}
 		for _, label := range labels {
-			rows = append(rows, templateRow{cmp.Or(id, label), s.mint(ts, label, tokenKVs), cols})
+			rows = append(rows, templateRow{label, cmp.Or(id, label), tokenKVs, cols})
 		}
 	}
 	return rows, columns
@@ -765,8 +881,8 @@ var hex16 = regexp.MustCompile(`[0-9a-f]{16}`)
 // checkRow checks what every report row must satisfy: counts are counts,
 // the status is one of the contract's, token_sha256 is 16 hex digits (and,
 // for a row whose id is a label, that of the label's token), started_at is
-// RFC 3339 UTC, and the request's AccessToken is <redacted:token_sha256>
-// (an admin request names the row's username and pool, and no token).
+// RFC 3339 UTC, and the request's AccessToken is <redacted:token_sha256>,
+// or, for an admin row, the request names the row's user and pool.
 func (s *script) checkRow(r map[string]string) error {
 	for _, c := range []string{"row", "attempts", "duration_ms"} {
 		if n, err := strconv.Atoi(r[c]); err != nil || n < 0 {
@@ -789,18 +905,33 @@ func (s *script) checkRow(r map[string]string) error {
 	if t, err := time.Parse(time.RFC3339, r["started_at"]); err != nil || t.Location() != time.UTC {
 		return fmt.Errorf("started_at %q is not RFC 3339 UTC", r["started_at"])
 	}
-	if req := r["request"]; req != "" {
-		var body struct{ AccessToken, Username, UserPoolId string }
-		if err := json.Unmarshal([]byte(req), &body); err != nil {
-			return fmt.Errorf("request %q: %v", req, err)
-		}
-		admin := body.Username != "" || body.UserPoolId != ""
-		if want := "<redacted:" + fp + ">"; !admin && body.AccessToken != want {
-			return fmt.Errorf("request's AccessToken is %q, want %q", body.AccessToken, want)
-		}
-		if admin && (body.AccessToken != "" || fp != "" || body.Username != r["username"] || body.UserPoolId != r["user_pool_id"]) {
-			return fmt.Errorf("admin request %s does not match the row's username %q, user_pool_id %q and token_sha256 %q", req, r["username"], r["user_pool_id"], fp)
-		}
+	req := r["request"]
+	if req == "" {
+		return nil
+	}
+	var body struct{ AccessToken, Username, UserPoolId *string }
+	if err := json.Unmarshal([]byte(req), &body); err != nil {
+		return fmt.Errorf("request %q: %v", req, err)
+	}
+	if body.AccessToken == nil && fp == "" {
+		return checkAdminRequest(r, body.Username, body.UserPoolId)
+	}
+	if want := "<redacted:" + fp + ">"; body.AccessToken == nil || *body.AccessToken != want {
+		return fmt.Errorf("request's AccessToken is %q, want %q", req, want)
+	}
+	return nil
+}
+
+// checkAdminRequest checks an admin row's request names the report's
+// user and pool. A CSV report escapes a cell a spreadsheet would run.
+func checkAdminRequest(r map[string]string, username, pool *string) error {
+	switch {
+	case username == nil || pool == nil:
+		return fmt.Errorf("request %q has neither AccessToken nor Username and UserPoolId", r["request"])
+	case *username != r["username"] && "'"+*username != r["username"]:
+		return fmt.Errorf("request's Username %q, report's username %q", *username, r["username"])
+	case *pool != r["user_pool_id"]:
+		return fmt.Errorf("request's UserPoolId %q, report's user_pool_id %q", *pool, r["user_pool_id"])
 	}
 	return nil
 }
@@ -861,6 +992,38 @@ func (s *script) showFingerprint(fp string) string {
 	return fp
 }
 
+// callLabel names a call's user: its token's label, or an admin call's
+// user name, with "@POOL" when the pool is not defaultPool.
+func (s *script) callLabel(c cognitotest.Call) string {
+	switch {
+	case c.Token != "" || c.Op != "AdminSetUserMFAPreference":
+		return s.label(c.Token)
+	case c.PoolID != defaultPool:
+		return c.Username + "@" + c.PoolID
+	}
+	return c.Username
+}
+
+// signer says who signed a call, for calls -signed: "REGION CREDS
+// verified|refused", CREDS being creds' name for the key ("unsigned" and
+// "-" when there is no signature, "?" for a key that no creds gives).
+func signer(c cognitotest.Call) string {
+	if c.AccessKeyID == "" {
+		return "- unsigned refused"
+	}
+	name := "?"
+	for k, creds := range testCreds {
+		if creds.AccessKeyID == c.AccessKeyID && (name == "?" || k < name) {
+			name = k
+		}
+	}
+	verdict := "refused"
+	if c.Verified {
+		verdict = "verified"
+	}
+	return c.SigningRegion + " " + name + " " + verdict
+}
+
 // label is the label of a token the script made, or "?".
 func (s *script) label(token string) string {
 	return cmp.Or(s.labels[token], "?")
@@ -869,7 +1032,7 @@ func (s *script) label(token string) string {
 func cmdCalls(ts *testscript.TestScript, neg bool, args []string) {
 	s := state(ts)
 	show := ""
-	if len(args) == 2 && (args[0] == "-bodies" || args[0] == "-arrival") {
+	if len(args) == 2 && (args[0] == "-bodies" || args[0] == "-arrival" || args[0] == "-signed") {
 		show, args = args[0], args[1:]
 	}
 	lo, hi, isRange := strings.Cut(strings.Join(args, " "), "-")
@@ -879,16 +1042,16 @@ func cmdCalls(ts *testscript.TestScript, neg bool, args []string) {
 		most, err = strconv.Atoi(hi)
 	}
 	if neg || err != nil {
-		ts.Fatalf("usage: calls [-bodies|-arrival] N|MIN-MAX")
+		ts.Fatalf("usage: calls [-bodies|-arrival|-signed] N|MIN-MAX")
 	}
 	calls := s.srv.Calls()[s.seen:]
 	s.seen += len(calls)
 	count := map[string]int{}
 	for _, c := range calls {
-		if c.Op != "SetUserMFAPreference" {
-			ts.Fatalf("call %d is %q, not SetUserMFAPreference", c.N, c.Op)
+		if c.Op != "SetUserMFAPreference" && c.Op != "AdminSetUserMFAPreference" {
+			ts.Fatalf("call %d is %q, not SetUserMFAPreference or AdminSetUserMFAPreference", c.N, c.Op)
 		}
-		count[s.label(c.Token)]++
+		count[s.callLabel(c)]++
 	}
 	var b strings.Builder
 	for _, l := range slices.Sorted(maps.Keys(count)) {
@@ -901,12 +1064,16 @@ func cmdCalls(ts *testscript.TestScript, neg bool, args []string) {
 		fmt.Fprint(ts.Stdout(), b.String())
 		return
 	}
-	if show == "-bodies" {
+	if show != "-arrival" {
 		slices.SortStableFunc(calls, func(a, b cognitotest.Call) int {
-			return cmp.Or(strings.Compare(s.label(a.Token), s.label(b.Token)), a.Attempt-b.Attempt)
+			return cmp.Or(strings.Compare(s.callLabel(a), s.callLabel(b)), a.Attempt-b.Attempt)
 		})
 	}
 	for _, c := range calls {
+		if show == "-signed" {
+			fmt.Fprintln(ts.Stdout(), s.callLabel(c), signer(c))
+			continue
+		}
 		body := string(c.Body)
 		if c.Token != "" {
 			body = strings.ReplaceAll(body, c.Token, "<token:"+s.label(c.Token)+">")

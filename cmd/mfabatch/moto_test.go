@@ -382,3 +382,40 @@ func TestMotoBehaviour(t *testing.T) {
 		}
 	}
 }
+
+// TestMotoAdminBehaviour pins down what the admin end-to-end test relies
+// on: moto answers AdminSetUserMFAPreference as Cognito does for unknown
+// users and unverified TOTP, and takes a user name a spreadsheet would
+// read as a formula.
+func TestMotoAdminBehaviour(t *testing.T) {
+	ctx := t.Context()
+	c := newCognito(startMoto(t))
+	p := createPool(t, ctx, c, "moto-admin-behaviour")
+	us := setupUsers(t, ctx, c, p, []userSpec{
+		{Name: "plain"},
+		{Name: "+15550001234", Phone: true, PresetSMS: &factor{Enabled: true, Preferred: true}},
+	})
+	set := func(name string, sms *types.SMSMfaSettingsType, totp *types.SoftwareTokenMfaSettingsType) error {
+		_, err := c.AdminSetUserMFAPreference(ctx, &cip.AdminSetUserMFAPreferenceInput{
+			UserPoolId: aws.String(p.ID), Username: aws.String(name), SMSMfaSettings: sms, SoftwareTokenMfaSettings: totp,
+		})
+		return err
+	}
+	for _, tt := range []struct {
+		what, user, code string
+	}{
+		{"TOTP without a verified software token", "plain", "InvalidParameterException"},
+		{"a user the pool lacks", "nobody", "UserNotFoundException"},
+	} {
+		var ae smithy.APIError
+		if err := set(tt.user, nil, &types.SoftwareTokenMfaSettingsType{Enabled: true}); !errors.As(err, &ae) || ae.ErrorCode() != tt.code {
+			t.Errorf("%s: error %v, want %s", tt.what, err, tt.code)
+		}
+	}
+	states := getAllMFA(t, ctx, c, p, us)
+	for i, want := range []mfaState{mfa(""), mfa(smsMFA, smsMFA)} {
+		if !states[i].equal(want) {
+			t.Errorf("user %q: MFA %v, want %v", us[i].Spec.Name, states[i], want)
+		}
+	}
+}

@@ -50,12 +50,13 @@ func newS3Fixture(t *testing.T, tl *tool, url, bucket string) *s3Fixture {
 	return &s3Fixture{tl: tl, s3: c, url: url, bucket: bucket, cognito: srv, tokens: map[string]string{}}
 }
 
-// env is the tool's environment: credentials test/test and S3 at f.url.
-func (f *s3Fixture) env(t *testing.T, extra ...string) []string {
-	return append(toolEnv(t), append([]string{
+// env is what the runs add to the tool's environment: credentials and
+// moto's S3.
+func (f *s3Fixture) env(extra ...string) []string {
+	return append([]string{
 		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=" + motoRegion,
 		"AWS_ENDPOINT_URL_S3=" + f.url,
-	}, extra...)...)
+	}, extra...)
 }
 
 // run runs the tool against the fake Cognito.
@@ -169,7 +170,7 @@ func TestS3(t *testing.T) {
 func testS3RoundTrip(t *testing.T, f *s3Fixture) {
 	const n = 25
 	f.manifest(t, "in/users.csv", "user", n)
-	env := f.env(t)
+	env := f.env()
 	res := f.run(t, env, "--rps", "0", "--report", "s3://round-trip/out/report.csv", "--summary", "s3://round-trip/out/summary.json", "s3://round-trip/in/users.csv")
 	if res.exit != 0 {
 		t.Fatalf("exit %d\n%s", res.exit, res.stderr)
@@ -222,10 +223,10 @@ func testS3KillResume(t *testing.T, f *s3Fixture) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := f.env(t, fmt.Sprintf("MFABATCH_S3_CHECKPOINT_INTERVAL=%ds", interval))
+	env := f.env(fmt.Sprintf("MFABATCH_S3_CHECKPOINT_INTERVAL=%ds", interval))
 	report := "s3://kill-resume/out/report.csv"
 	cmd := exec.Command(bin, "run", "--endpoint-url", f.cognito.URL, "--rps", fmt.Sprint(rps), "--report", report, "s3://kill-resume/in/users.csv")
-	cmd.Env = env
+	cmd.Env = append(toolEnv(t), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -249,7 +250,7 @@ func testS3KillResume(t *testing.T, f *s3Fixture) {
 	sent := len(f.cognito.Calls())
 	f.noLeak(t, stderr.Bytes())
 
-	res := f.run(t, f.env(t), "--rps", "0", "--resume", report, "--report", report, "s3://kill-resume/in/users.csv")
+	res := f.run(t, f.env(), "--rps", "0", "--resume", report, "--report", report, "s3://kill-resume/in/users.csv")
 	if res.exit != 0 {
 		t.Fatalf("resume: exit %d\n%s", res.exit, res.stderr)
 	}

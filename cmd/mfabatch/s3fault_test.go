@@ -76,12 +76,12 @@ func TestS3Faults(t *testing.T) {
 		says  string
 	}{
 		// Refused before the first call: nothing is sent.
-		{"ReportDenied", f.env(t), []string{"--report", "s3://deny/r.csv"}, 2, 0, "AccessDenied"},
-		{"SummaryDenied", f.env(t), []string{"--summary", "s3://deny/s.json"}, 2, 0, "AccessDenied"},
+		{"ReportDenied", f.env(), []string{"--report", "s3://deny/r.csv"}, 2, 0, "AccessDenied"},
+		{"SummaryDenied", f.env(), []string{"--summary", "s3://deny/s.json"}, 2, 0, "AccessDenied"},
 		{"NoCredentials", toolEnv(t), []string{"--report", "s3://deny/r.csv"}, 2, 0, "no AWS credentials for S3"},
 		// Refused after the calls: the rows were sent, and the report is
 		// not whole.
-		{"ReportFailsLater", f.env(t), []string{"--report", "s3://fail-later/r.csv"}, 4, 5, "rows sent may be missing from the report"},
+		{"ReportFailsLater", f.env(), []string{"--report", "s3://fail-later/r.csv"}, 4, 5, "rows sent may be missing from the report"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(f.cognito.Calls())

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/mfabatch/mfabatch/batch/cognitotest"
 )
 
 // usage is what one child process cost, from its own rusage: the fake
@@ -90,8 +92,9 @@ func childEnv() []string {
 		}
 	}
 	return append(env,
-		"AWS_ACCESS_KEY_ID=AKIABENCHMARK0000000",
-		"AWS_SECRET_ACCESS_KEY=benchmark",
+		// The fake Cognito trusts these for admin calls.
+		"AWS_ACCESS_KEY_ID="+cognitotest.TestCredentials.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY="+cognitotest.TestCredentials.SecretAccessKey,
 		"AWS_REGION=us-east-1",
 		"AWS_DEFAULT_REGION=us-east-1",
 		"AWS_CONFIG_FILE="+os.DevNull,

@@ -32,6 +32,19 @@ type bench struct {
 	dir    string      // scratch for manifests and reports
 	tokens *tokenMaker // every manifest's tokens
 	keep   bool        // keep manifests and reports, to rerun by hand
+	// admin makes the manifests admin ones: rows by user name, sent with
+	// AdminSetUserMFAPreference, signed.
+	admin bool
+	// cpuPerRow is the overhead measure's median CPU per row, by admin.
+	cpuPerRow map[bool]time.Duration
+}
+
+// mode prefixes a measure's name with the mode it ran in.
+func (b *bench) mode(name string) string {
+	if b.admin {
+		return "admin " + name
+	}
+	return name
 }
 
 // measures are run in this order; -only picks some of them by name.
@@ -47,10 +60,11 @@ var measures = []struct {
 	{"shared", (*bench).shared},
 	{"idle", (*bench).idle},
 	{"s3", (*bench).s3RoundTrip},
+	{"admin", (*bench).adminMode},
 }
 
 func main() {
-	only := flag.String("only", "", "comma-separated measures to run: overhead, rate, memory, startup, peer, shared, idle, s3 (default: all)")
+	only := flag.String("only", "", "comma-separated measures to run: overhead, rate, memory, startup, peer, shared, idle, s3, admin (default: all)")
 	bin := flag.String("bin", "", "mfabatch binary to measure (default: build ./cmd/mfabatch)")
 	keep := flag.Bool("keep", false, "keep the scratch directory with its manifests and reports")
 	serveMode := flag.Bool("serve", false, "internal: serve a fake Cognito for the harness (see fake.go)")
@@ -91,7 +105,8 @@ func run(only, bin string, keep bool) int {
 	}
 	// Two hours covers the whole run: the dry run refuses tokens that
 	// expire within --min-token-ttl.
-	b := &bench{bin: bin, dir: dir, tokens: newTokenMaker(time.Now().Add(2 * time.Hour)), keep: keep}
+	b := &bench{bin: bin, dir: dir, tokens: newTokenMaker(time.Now().Add(2 * time.Hour)), keep: keep,
+		cpuPerRow: map[bool]time.Duration{}}
 
 	// Other work on the machine skews every figure; the load before the
 	// first measure shows whether it was quiet.
@@ -183,7 +198,12 @@ func progress(msg string) {
 // returns its path.
 func (b *bench) manifest(name string, n int) (string, error) {
 	path := filepath.Join(b.dir, name+".csv")
-	if err := writeManifest(path, n, b.tokens); err != nil {
+	write := func() error { return writeManifest(path, n, b.tokens) }
+	if b.admin {
+		path = filepath.Join(b.dir, "admin-"+name+".csv")
+		write = func() error { return writeAdminManifest(path, n) }
+	}
+	if err := write(); err != nil {
 		return "", fmt.Errorf("writing the manifest: %w", err)
 	}
 	return path, nil

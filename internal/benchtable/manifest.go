@@ -94,10 +94,42 @@ func appendHex(dst []byte, n uint64, width int) []byte {
 // manifestHeader asks for TOTP enabled and preferred on every row.
 const manifestHeader = "id,access_token,software_token_enabled,software_token_preferred\n"
 
+// adminManifestHeader asks for TOTP enabled and preferred on every row,
+// by user name in one pool.
+const adminManifestHeader = "id,username,user_pool_id,software_token_enabled,software_token_preferred\n"
+
+// benchPool is the admin manifests' pool, in the region of the tokens'
+// issuer.
+const benchPool = "us-east-1_BENCHPOOL"
+
+// writeAdminManifest writes an admin manifest of n distinct users,
+// readable by its owner only, as writeManifest does.
+func writeAdminManifest(path string, n int) error {
+	return writeLines(path, adminManifestHeader, n, func(line []byte, i int) []byte {
+		line = append(line, 'u')
+		line = strconv.AppendInt(line, int64(i), 10)
+		line = append(line, ",user"...)
+		line = strconv.AppendInt(line, int64(i), 10)
+		return append(line, ","+benchPool+",true,true\n"...)
+	})
+}
+
 // writeManifest writes a CSV manifest of n distinct users, readable by its
 // owner only: the tool warns about a manifest others can read, and the
 // warning would be noise in the measure.
-func writeManifest(path string, n int, m *tokenMaker) (err error) {
+func writeManifest(path string, n int, m *tokenMaker) error {
+	return writeLines(path, manifestHeader, n, func(line []byte, i int) []byte {
+		line = append(line, 'u')
+		line = strconv.AppendInt(line, int64(i), 10)
+		line = append(line, ',')
+		line = m.appendToken(line, i)
+		return append(line, ",true,true\n"...)
+	})
+}
+
+// writeLines writes header and n lines, the i-th appended by line to an
+// empty buffer, to a file at path readable by its owner only.
+func writeLines(path, header string, n int, line func(dst []byte, i int) []byte) (err error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
@@ -108,17 +140,13 @@ func writeManifest(path string, n int, m *tokenMaker) (err error) {
 		}
 	}()
 	w := bufio.NewWriterSize(f, 1<<20)
-	if _, err := w.WriteString(manifestHeader); err != nil {
+	if _, err := w.WriteString(header); err != nil {
 		return err
 	}
-	line := make([]byte, 0, 2048)
+	buf := make([]byte, 0, 2048)
 	for i := range n {
-		line = append(line[:0], 'u')
-		line = strconv.AppendInt(line, int64(i), 10)
-		line = append(line, ',')
-		line = m.appendToken(line, i)
-		line = append(line, ",true,true\n"...)
-		if _, err := w.Write(line); err != nil {
+		buf = line(buf[:0], i)
+		if _, err := w.Write(buf); err != nil {
 			return err
 		}
 	}

@@ -41,6 +41,23 @@ func TestManifestReads(t *testing.T) {
 	if err := writeManifest(path, 50, newTokenMaker(time.Now().Add(time.Hour))); err != nil {
 		t.Fatal(err)
 	}
+	readManifest(t, path, false)
+}
+
+// The admin manifests must read as distinct admin rows in the bench's
+// pool, or the benchmarks would measure rejections.
+func TestAdminManifestReads(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.csv")
+	if err := writeAdminManifest(path, 50); err != nil {
+		t.Fatal(err)
+	}
+	readManifest(t, path, true)
+}
+
+// readManifest reads the 50 rows of a manifest at path, each valid, of
+// a different user, admin rows in benchPool when admin.
+func readManifest(t *testing.T, path string, admin bool) {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -52,6 +69,7 @@ func TestManifestReads(t *testing.T) {
 	}
 	defer man.Close()
 	rows := 0
+	users := map[string]bool{}
 	for {
 		row, err := man.Next()
 		if err == io.EOF {
@@ -63,6 +81,11 @@ func TestManifestReads(t *testing.T) {
 		if row.Err != nil {
 			t.Fatalf("row %d: %v", row.N, row.Err)
 		}
+		if row.Admin != admin || admin && (row.UserPoolID != benchPool || users[row.Username]) {
+			t.Fatalf("row %d: admin %v, pool %q, user %q (seen before: %v); want admin %v in %s, each user once",
+				row.N, row.Admin, row.UserPoolID, row.Username, users[row.Username], admin, benchPool)
+		}
+		users[row.Username] = true
 		rows++
 	}
 	if rows != 50 {

@@ -33,7 +33,7 @@ const (
 func (b *bench) overhead() []row {
 	const n = 50_000
 	const runs = 3
-	const name = "overhead: 50,000 rows, --rps 0, --workers 32, median of 3"
+	name := b.mode("overhead: 50,000 rows, --rps 0, --workers 32, median of 3")
 	var rates []float64
 	var cpus []time.Duration
 	for range runs {
@@ -47,6 +47,7 @@ func (b *bench) overhead() []row {
 	slices.Sort(rates)
 	slices.Sort(cpus)
 	rps, cpu := rates[runs/2], cpus[runs/2]
+	b.cpuPerRow[b.admin] = cpu
 	return []row{
 		{name + ", rows/s end to end", fmt.Sprintf("%s rows/s (range %s–%s)", commas(int(rps)), commas(int(rates[0])), commas(int(rates[runs-1]))),
 			"≥ " + commas(minRowsPerSec), check(rps >= minRowsPerSec)},
@@ -100,7 +101,7 @@ func (b *bench) rateAt(rps int) []row {
 	const burst = 1
 	const latency = 50 * time.Millisecond
 	const seconds = 10
-	name := fmt.Sprintf("rate: --rps %d, 50 ms latency, %d s", rps, seconds)
+	name := b.mode(fmt.Sprintf("rate: --rps %d, 50 ms latency, %d s", rps, seconds))
 	n := rps*seconds + burst
 	// The tool's debug log times every call, so the busiest second can be
 	// counted where calls leave the tool as well as where they arrive.
@@ -168,7 +169,7 @@ func (b *bench) memory() []row {
 
 func (b *bench) dryRunMemory() []row {
 	const n = 1_000_000
-	name := "memory: dry run, 1,000,000 rows"
+	name := b.mode("memory: dry run, 1,000,000 rows")
 	progress("  writing a 1,000,000-row manifest")
 	path, err := b.manifest("dryrun", n)
 	if err != nil {
@@ -190,7 +191,7 @@ func (b *bench) dryRunMemory() []row {
 
 func (b *bench) liveMemory() row {
 	const n = 200_000
-	name := "memory: live run, 200,000 rows, --rps 0"
+	name := b.mode("memory: live run, 200,000 rows, --rps 0")
 	u, _, err := b.live("livemem", n, 0, "--rps", "0")
 	if err != nil {
 		return errorRow(name, err)
