@@ -51,6 +51,9 @@ type Config struct {
 	// OnResult, when set, sees each row's Result as it finishes, after the
 	// sink has it, from one goroutine: for progress displays.
 	OnResult func(Result)
+	// OnCall, when set, hears of each call as it ends, from the workers'
+	// goroutines at once: for metrics.
+	OnCall func(CallStat)
 	// OnHalt, when set, hears why the run halts (see MaxFailures), once,
 	// as it happens (within flushEvery): to tell the person at once.
 	OnHalt func(reason string)
@@ -59,6 +62,19 @@ type Config struct {
 	BackoffMax  time.Duration    // backoff ceiling; 0 means 20s
 	Now         func() time.Time // the clock; nil means time.Now
 }
+
+// CallStat is one call to the service, as metrics count it.
+type CallStat struct {
+	Op        string        // OpWrite
+	Region    string        // where the call went
+	Duration  time.Duration // from sending to the answer or the error
+	Throttled bool          // the service refused it for rate
+	Retry     bool          // a row's second or later attempt
+	Limit     float64       // the region's rate after the call, in calls a second; 0 when unlimited
+}
+
+// OpWrite is the op of a call that changes a user's settings.
+const OpWrite = "write"
 
 func (c Config) withDefaults() Config {
 	if c.Workers < 0 {

@@ -93,6 +93,7 @@ func (w *worker) attempt(running, sending context.Context, j *job, attempt int) 
 		class = &c
 	}
 	w.pacer.observe(class)
+	w.onCall(j, attempt, sent, class)
 	w.logAttempt(j, attempt, sent, md, class)
 	w.haltIf(sending, w.watch.call(class, j.target.admin))
 	w.pool.observe(w.cfg.Now().Sub(sent))
@@ -106,6 +107,17 @@ func (w *worker) haltIf(sending context.Context, reason string) {
 		w.cfg.Log.Debug("halting", "reason", reason) // the person hears of it from OnHalt
 		w.halt(&HaltError{Reason: reason})
 	}
+}
+
+// onCall tells Config.OnCall of a call, with the region's rate as the
+// call left it.
+func (w *worker) onCall(j *job, attempt int, sent time.Time, class *Class) {
+	if w.cfg.OnCall == nil {
+		return
+	}
+	limit, _ := w.pacer.rate()
+	w.cfg.OnCall(CallStat{Op: OpWrite, Region: j.res.Region, Duration: w.cfg.Now().Sub(sent),
+		Throttled: class != nil && class.Throttle, Retry: attempt > 1, Limit: limit})
 }
 
 // logAttempt logs one call at debug level: the row by number, id and

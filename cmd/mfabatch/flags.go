@@ -183,6 +183,7 @@ type runFlags struct {
 	timeout, minTokenTTL                          time.Duration
 	region, profile, endpoint, userPoolID         string
 	caBundle, sseKMSKeyID                         string
+	metricsFile, metricsPush                      string
 	defaults                                      batch.Settings
 	progress                                      progressMode
 	progressInterval                              time.Duration
@@ -256,6 +257,8 @@ func defineRunFlags(fs *flag.FlagSet, f *runFlags) *numberFlags {
 	fs.StringVar(&f.endpoint, "endpoint-url", "", "send to this endpoint instead (emulators, tests)")
 	fs.StringVar(&f.sseKMSKeyID, "sse-kms-key-id", "", "encrypt the S3 objects the run writes with this KMS key (default: SSE-S3, AES256)")
 	fs.StringVar(&f.caBundle, "ca-bundle", "", "trust the CA certificates in this PEM file (default: AWS_CA_BUNDLE, else the profile's ca_bundle)")
+	fs.StringVar(&f.metricsFile, "metrics-file", "", "write Prometheus metrics to this file for node_exporter's textfile collector, every --progress-interval and at the end")
+	fs.StringVar(&f.metricsPush, "metrics-push", "", "push Prometheus metrics to this Pushgateway `URL` (push-add, job mfabatch), every --progress-interval and at the end")
 	fs.Var(factorFlag{&f.defaults.SMS, false}, "sms-mfa-settings", "default SMS block, e.g. Enabled=true,PreferredMfa=false")
 	fs.Var(factorFlag{&f.defaults.SoftwareToken, false}, "software-token-mfa-settings", "default TOTP block")
 	fs.Var(factorFlag{&f.defaults.Email, false}, "email-mfa-settings", "default email block")

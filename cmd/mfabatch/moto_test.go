@@ -13,11 +13,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -45,53 +43,10 @@ func startMoto(t testing.TB) string {
 	bin := requireMoto(t)
 	port := freePort(t)
 	url := "http://127.0.0.1:" + strconv.Itoa(port)
-	logPath := filepath.Join(t.TempDir(), "moto.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// moto_server is a pyenv shim that execs Python: give it its own process
-	// group so the cleanup reaches every process it starts.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		t.Fatalf("start moto_server: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-exited
-		logFile.Close()
-	})
-
-	motoLog := func() string {
-		b, _ := os.ReadFile(logPath)
-		if len(b) > 4000 {
-			b = b[len(b)-4000:]
-		}
-		return string(b)
-	}
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(motoReadyWait)
-	for {
-		// Any HTTP answer means the server is up and serving.
-		resp, err := client.Get(url + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			return url
-		}
-		select {
-		case <-exited:
-			t.Fatalf("moto_server exited before it was ready:\n%s", motoLog())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server not ready on %s after %v: %v\n%s", url, motoReadyWait, err, motoLog())
-		}
-	}
+	d := startDaemon(t, "moto_server", bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	// Any HTTP answer means the server is up and serving.
+	d.waitReady(t, url+"/moto-api/", motoReadyWait, nil)
+	return url
 }
 
 // requireMoto returns the path of moto_server, or skips the test without

@@ -6,11 +6,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // fileRole is a file a run reads or writes, as the person named it.
 type fileRole struct {
-	flag string   // "", "report", "resume", "summary"; "" is the manifest
+	flag string   // "", "report", "resume", "summary", "metrics-file"; "" is the manifest
 	path string   // "-" for standard input or output
 	file *os.File // standard input or output, when path is "-"
 }
@@ -43,8 +44,8 @@ func (r fileRole) is() string {
 
 // checkPaths refuses, before anything is read or sent, two roles on one
 // file, which would overwrite an input or an output with another: the
-// manifest (through standard input too), the report, the earlier report
-// and the summary. --resume and --report may share a file: the earlier
+// manifest (through standard input too), the report, the earlier report,
+// the summary and the metrics file. --resume and --report may share a file: the earlier
 // report is read before the new one is written. Symbolic and hard links
 // are seen through; devices and pipes are not files to overwrite.
 func checkPaths(f *runFlags, manifest string, stdin io.Reader, stdout io.Writer) error {
@@ -55,6 +56,7 @@ func checkPaths(f *runFlags, manifest string, stdin io.Reader, stdout io.Writer)
 		{"report", f.reportPath, out},
 		{"resume", f.resume, nil},
 		{"summary", f.summaryPath, nil},
+		{"metrics-file", f.metricsFile, nil},
 	}
 	if err := checkS3Paths(f, roles); err != nil {
 		return err
@@ -68,7 +70,7 @@ func checkPaths(f *runFlags, manifest string, stdin io.Reader, stdout io.Writer)
 			if a.flag == "resume" && b.flag == "report" || !ids[i].same(ids[j]) {
 				continue
 			}
-			hint := "write the " + a.flag + " to another file"
+			hint := "write the " + strings.TrimSuffix(a.flag, "-file") + " to another file"
 			if a.flag == "resume" {
 				hint = "give --resume the report of the earlier run"
 			}

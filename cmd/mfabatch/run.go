@@ -30,7 +30,8 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		printError(stderr, err)
 		return exitNotSent
 	}
-	sum, err := run(ctx, f, path, stdin, stdout, stderr)
+	met := newMetrics(f, stderr)
+	sum, err := run(ctx, f, met, path, stdin, stdout, stderr)
 	var nre *batch.NoRegionError
 	var me *batch.ModeError
 	var ue usageError
@@ -55,7 +56,9 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			err = werr
 		}
 	}
-	return exitCode(ctx, sum, err, stderr)
+	code := exitCode(ctx, sum, err, stderr)
+	met.finish(sum, code)
+	return code
 }
 
 // exitCode prints err, if any, and says how the run ended. A nil Summary
@@ -90,7 +93,7 @@ func exitCode(ctx context.Context, sum *batch.Summary, err error, stderr io.Writ
 }
 
 // run does the work of runCmd. A nil Summary means nothing was sent.
-func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout, stderr io.Writer) (*batch.Summary, error) {
+func run(ctx context.Context, f *runFlags, met *metrics, path string, stdin io.Reader, stdout, stderr io.Writer) (*batch.Summary, error) {
 	if err := checkPaths(f, path, stdin, stdout); err != nil {
 		return nil, err
 	}
@@ -124,6 +127,9 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 
 	shard, err := chooseShard(f, os.Getenv)
 	if err != nil {
+		return nil, err
+	}
+	if err := met.open(shard); err != nil {
 		return nil, err
 	}
 
@@ -164,6 +170,7 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 	prog := newProgress(f, stdout, stderr)
 	r := &batch.Runner{Client: client, Config: runConfig(f, cfg.Region, shard, prog)}
 	creds.use(&r.Config, f)
+	met.watch(&r.Config, prog.Stderr())
 	if done != nil {
 		r.Config.AlreadyDone = done.Has
 	}
@@ -175,8 +182,10 @@ func run(ctx context.Context, f *runFlags, path string, stdin io.Reader, stdout,
 		}
 	}
 	prog.Start(int64(total))
+	met.start(f.progressInterval)
 	sum, runErr := r.Run(ctx, manifest, w)
 	prog.Stop()
+	met.halt()
 	return sum, settle(sum, runErr, outs, stderr)
 }
 

@@ -1,0 +1,450 @@
+package main
+
+// --metrics-file and --metrics-push: a run's counts for Prometheus, as a
+// batch job gives them. node_exporter's textfile collector reads the
+// file; a Pushgateway keeps what is pushed to it. Both are written at
+// every --progress-interval and at the end, and neither ever fails the
+// run: what goes wrong is a warning, once for each kind of fault.
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/mfabatch/mfabatch/batch"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/push"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+const (
+	metricsJob = "mfabatch" // the Pushgateway's job label
+	// pushTimeout bounds one push: a gateway that hangs delays the end of
+	// a run by this at most.
+	pushTimeout = 10 * time.Second
+	// maxOldMetrics is as much of an earlier metrics file as is read for
+	// its last success.
+	maxOldMetrics   = 1 << 20
+	lastSuccessName = "mfabatch_last_success_timestamp_seconds"
+)
+
+// metrics are a run's Prometheus series and where they go. Results come
+// from the engine's one result goroutine and calls from its workers; the
+// series take both at once.
+type metrics struct {
+	rows      *prometheus.CounterVec
+	calls     *prometheus.CounterVec
+	throttled prometheus.Counter
+	retries   prometheus.Counter
+	limit     *prometheus.GaugeVec
+	duration  prometheus.Histogram
+
+	file, push string // the flags as given
+	dryRun     bool
+	out        io.Writer // warnings
+
+	// Set by open.
+	path     string // the file written, its links followed
+	filed    prometheus.Gatherer
+	fileLast *lastSuccess // in the file: carried over from the file there
+	pusher   *push.Pusher // nil without --metrics-push
+	gateway  string       // --metrics-push as messages show it: no credentials
+	pushLast *lastSuccess // pushed only when set: a failed run's push keeps the gateway's
+
+	mu     sync.Mutex // one write at a time; guards warned
+	warned map[string]bool
+
+	cancel context.CancelFunc // ends the writes every interval
+	wg     sync.WaitGroup
+}
+
+// newMetrics makes the series --metrics-file and --metrics-push ask for;
+// nil for neither. open checks where they go.
+func newMetrics(f *runFlags, stderr io.Writer) *metrics {
+	if f.metricsFile == "" && f.metricsPush == "" {
+		return nil
+	}
+	m := &metrics{
+		rows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mfabatch_rows_total",
+			Help: "Manifest rows finished, by their status in the report."}, []string{"status"}),
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mfabatch_calls_total",
+			Help: "Calls made to Cognito, retries included, by op: write, read or list."}, []string{"op"}),
+		throttled: prometheus.NewCounter(prometheus.CounterOpts{Name: "mfabatch_throttled_calls_total",
+			Help: "Calls Cognito refused for rate (TooManyRequestsException)."}),
+		retries: prometheus.NewCounter(prometheus.CounterOpts{Name: "mfabatch_retries_total",
+			Help: "Calls that were a row's second or later attempt."}),
+		limit: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mfabatch_rate_limit",
+			Help: "The rate calls may leave at now, per region, in requests per second; absent when unlimited."}, []string{"region"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "mfabatch_call_duration_seconds",
+			Help: "Time from sending a call to its answer or error.", Buckets: prometheus.DefBuckets}),
+		file: f.metricsFile, push: f.metricsPush, dryRun: f.dryRun, out: stderr, warned: map[string]bool{},
+	}
+	// Every status and op is there from the start, at 0.
+	for _, s := range batch.Statuses {
+		m.rows.WithLabelValues(string(s))
+	}
+	m.calls.WithLabelValues(batch.OpWrite)
+	return m
+}
+
+// collectors are the series every write has.
+func (m *metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.rows, m.calls, m.throttled, m.retries, m.limit, m.duration}
+}
+
+// open checks, before the first call, where the metrics go: a folder
+// that cannot take the file, or a gateway that could see credentials in
+// the clear, stops the run (exit 2). A sharded run's file names its
+// shard, as the gateway's grouping does.
+func (m *metrics) open(shard batch.Shard) error {
+	if m == nil {
+		return nil
+	}
+	var labels prometheus.Labels
+	if shard.Count > 1 {
+		labels = prometheus.Labels{"shard": shardLabel(shard)}
+	}
+	if m.file != "" {
+		if err := m.openFile(labels); err != nil {
+			return err
+		}
+	}
+	if m.push != "" {
+		return m.openPush(labels)
+	}
+	return nil
+}
+
+// shardLabel is a shard as a label value: "0_4" for 0/4, since a value
+// with a slash would be base64 in the gateway's path.
+func shardLabel(s batch.Shard) string { return strconv.Itoa(s.Index) + "_" + strconv.Itoa(s.Count) }
+
+// openFile checks --metrics-file: a regular file or none, in a folder the
+// run can write a file in, since each write renames a new file over it.
+// The time of the last success in the file there is kept.
+func (m *metrics) openFile(labels prometheus.Labels) error {
+	hint := "give --metrics-file a file in node_exporter's --collector.textfile.directory"
+	switch {
+	case m.file == "-":
+		return usageError{"--metrics-file -: the metrics go to a file, renamed into place at each write", hint}
+	case isS3(m.file):
+		return usageError{"--metrics-file " + m.file + ": the metrics file is local, where node_exporter reads it", "give a path on this machine, or push to a Pushgateway with --metrics-push"}
+	}
+	path, err := filepath.EvalSymlinks(m.file)
+	if errors.Is(err, os.ErrNotExist) {
+		path, err = m.file, nil
+	}
+	var fi os.FileInfo
+	if err == nil {
+		if fi, err = os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			fi, err = nil, nil
+		}
+	}
+	if err == nil && fi != nil && !fi.Mode().IsRegular() {
+		err = errors.New("not a regular file: each write renames a new file over it")
+	}
+	if err == nil {
+		err = canCreateIn(filepath.Dir(path))
+	}
+	if err != nil {
+		return usageError{fmt.Sprintf("--metrics-file %s: %v", m.file, err), hint}
+	}
+	if !strings.HasSuffix(path, ".prom") {
+		fmt.Fprintf(m.out, "mfabatch: warning: --metrics-file %s: node_exporter's textfile collector reads only files named *.prom\n", m.file)
+	}
+	m.path = path
+	m.fileLast = &lastSuccess{at: lastSuccessIn(path)}
+	reg := prometheus.NewRegistry()
+	prometheus.WrapRegistererWith(labels, reg).MustRegister(append(m.collectors(), m.fileLast)...)
+	m.filed = reg
+	return nil
+}
+
+// canCreateIn reports why a file cannot be made in dir, if it cannot.
+func canCreateIn(dir string) error {
+	fh, err := os.CreateTemp(dir, ".mfabatch-check-*")
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("cannot write in %s: %w", dir, err)
+	}
+	fh.Close()
+	return os.Remove(fh.Name())
+}
+
+// lastSuccessIn is the time of the last success in an earlier metrics
+// file at path; 0 for none.
+func lastSuccessIn(path string) float64 {
+	fh, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer fh.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := p.TextToMetricFamilies(io.LimitReader(fh, maxOldMetrics))
+	if err != nil {
+		return 0
+	}
+	at := 0.0
+	for _, mt := range families[lastSuccessName].GetMetric() {
+		at = max(at, mt.GetGauge().GetValue())
+	}
+	return at
+}
+
+// openPush checks --metrics-push: https, or http to this machine, as for
+// --endpoint-url. Credentials in the URL go to the gateway, never to a
+// message: its user and password as basic auth, its query on each push.
+func (m *metrics) openPush(labels prometheus.Labels) error {
+	u, err := url.Parse(m.push)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		// Not quoted: the URL may hold credentials.
+		return usageError{"--metrics-push: not a URL like https://HOST:9091 or http://127.0.0.1:9091", ""}
+	}
+	base := url.URL{Scheme: u.Scheme, Host: u.Host, Path: strings.TrimSuffix(u.Path, "/")}
+	m.gateway = base.String()
+	if batch.CheckEndpoint(u.Scheme+"://"+u.Host) != nil {
+		return usageError{"--metrics-push " + m.gateway + ": want https, or plain http to localhost or a loopback address", "the push may carry credentials: use https"}
+	}
+	m.pushLast = &lastSuccess{}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(append(m.collectors(), m.pushLast)...)
+	m.pusher = push.New(m.gateway, metricsJob).Gatherer(reg).
+		Format(expfmt.NewFormat(expfmt.TypeTextPlain)).
+		Client(gateway{query: u.RawQuery, client: &http.Client{
+			// A redirect is an answer: it does not take the push elsewhere.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}})
+	if u.User != nil {
+		pw, _ := u.User.Password()
+		m.pusher.BasicAuth(u.User.Username(), pw)
+	}
+	for k, v := range labels {
+		m.pusher.Grouping(k, v)
+	}
+	return nil
+}
+
+// watch feeds the metrics from cfg's results and calls; warnings go to
+// stderr from now on.
+func (m *metrics) watch(cfg *batch.Config, stderr io.Writer) {
+	if m == nil {
+		return
+	}
+	m.out = stderr
+	onResult := cfg.OnResult
+	cfg.OnResult = func(r batch.Result) {
+		if onResult != nil {
+			onResult(r)
+		}
+		m.rows.WithLabelValues(string(r.Status)).Inc()
+	}
+	cfg.OnCall = m.call
+}
+
+// call counts one call.
+func (m *metrics) call(c batch.CallStat) {
+	m.calls.WithLabelValues(c.Op).Inc()
+	if c.Throttled {
+		m.throttled.Inc()
+	}
+	if c.Retry {
+		m.retries.Inc()
+	}
+	m.duration.Observe(c.Duration.Seconds())
+	if c.Limit > 0 {
+		m.limit.WithLabelValues(c.Region).Set(c.Limit)
+	}
+}
+
+// start writes the metrics every interval until halt.
+func (m *metrics) start(every time.Duration) {
+	if m == nil || m.cancel != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	m.wg.Go(func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				m.write(ctx)
+			}
+		}
+	})
+}
+
+// halt ends the writes every interval; a push under way is dropped, as
+// finish pushes again.
+func (m *metrics) halt() {
+	if m == nil || m.cancel == nil {
+		return
+	}
+	m.cancel()
+	m.wg.Wait()
+	m.cancel = nil
+}
+
+// finish writes the metrics of a run that got as far as its rows (sum
+// not nil) once more, with the time of this success when a live run
+// exits 0. A run that stopped before leaves the last run's metrics.
+func (m *metrics) finish(sum *batch.Summary, code int) {
+	if m == nil {
+		return
+	}
+	m.halt()
+	if sum == nil {
+		return
+	}
+	if code == exitOK && !m.dryRun {
+		m.succeeded(float64(time.Now().UnixNano()) / 1e9)
+	}
+	m.write(context.Background())
+}
+
+// succeeded sets the time of the last success, at.
+func (m *metrics) succeeded(at float64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, l := range []*lastSuccess{m.fileLast, m.pushLast} {
+		if l != nil {
+			l.at = at
+		}
+	}
+}
+
+// write puts the metrics in the file and pushes them, each as far as it
+// goes.
+func (m *metrics) write(ctx context.Context) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.filed != nil {
+		if err := prometheus.WriteToTextfile(m.path, m.filed); err != nil {
+			m.warn("--metrics-file "+m.file, "cannot write the metrics: "+fileProblem(err))
+		}
+	}
+	if m.pusher != nil {
+		ctx, cancel := context.WithTimeout(ctx, pushTimeout)
+		defer cancel()
+		if err := m.pusher.AddContext(ctx); err != nil {
+			if problem := pushProblem(err); problem != "" {
+				m.warn("--metrics-push "+m.gateway, "cannot push the metrics: "+problem)
+			}
+		}
+	}
+}
+
+// warn says what went wrong, once for each kind. m.mu is held.
+func (m *metrics) warn(what, problem string) {
+	if m.warned[what+problem] {
+		return
+	}
+	m.warned[what+problem] = true
+	fmt.Fprintf(m.out, "mfabatch: warning: %s: %s; the run goes on\n", what, problem)
+}
+
+// fileProblem is why the file could not be written, without the name of
+// the file beside it that was being written.
+func fileProblem(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno.Error()
+	}
+	return err.Error()
+}
+
+// lastSuccess is mfabatch_last_success_timestamp_seconds: absent until
+// at is set, so that a failed run neither sets it nor clears it.
+type lastSuccess struct{ at float64 }
+
+var lastSuccessDesc = prometheus.NewDesc(lastSuccessName, "When a run last exited 0, in seconds since the Unix epoch.", nil, nil)
+
+func (l *lastSuccess) Describe(ch chan<- *prometheus.Desc) { ch <- lastSuccessDesc }
+
+func (l *lastSuccess) Collect(ch chan<- prometheus.Metric) {
+	if l.at > 0 {
+		ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, l.at)
+	}
+}
+
+// gateway sends pushes: the URL's query on each, and an answer other
+// than the gateway's 200 or 202 as a pushError. Its errors name neither
+// the URL nor what the gateway said, which may quote credentials.
+type gateway struct {
+	query  string
+	client *http.Client
+}
+
+// pushError is a push that failed, in words that hold no credential.
+type pushError struct{ problem string }
+
+func (e pushError) Error() string { return e.problem }
+
+func (g gateway) Do(req *http.Request) (*http.Response, error) {
+	if g.query != "" {
+		req.URL.RawQuery = g.query
+	}
+	resp, err := g.client.Do(req)
+	if err != nil {
+		return nil, pushError{transportProblem(req.Context(), err)}
+	}
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusAccepted {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		return nil, pushError{fmt.Sprintf("the gateway answered HTTP %d", resp.StatusCode)}
+	}
+	return resp, nil
+}
+
+// transportProblem names a push that got no answer; "" when the push
+// was dropped on purpose (halt).
+func transportProblem(ctx context.Context, err error) string {
+	var dns *net.DNSError
+	var cert *tls.CertificateVerificationError
+	var authority x509.UnknownAuthorityError
+	switch {
+	case errors.Is(ctx.Err(), context.Canceled):
+		return ""
+	case errors.Is(err, context.DeadlineExceeded):
+		return "no answer within " + pushTimeout.String()
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.As(err, &dns):
+		return "unknown host"
+	case errors.As(err, &cert), errors.As(err, &authority):
+		return "its certificate is not trusted"
+	}
+	return "it cannot be reached"
+}
+
+// pushProblem is why a push failed, in words that hold no credential;
+// "" for a push dropped on purpose.
+func pushProblem(err error) string {
+	var pe pushError
+	if errors.As(err, &pe) {
+		return pe.problem
+	}
+	// The client library's own errors, before anything is sent, name
+	// series, not the URL.
+	return err.Error()
+}
