@@ -261,7 +261,7 @@ func jsonProblem(err error) string {
 		return "not valid JSON: the object is cut short"
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		key := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return fmt.Sprintf("unknown key %q; the keys are %s, or the API's AccessToken (or Username and UserPoolId), SMSMfaSettings, SoftwareTokenMfaSettings, EmailMfaSettings, WebAuthnMfaSettings", clipName(key), knownColumns())
+		return fmt.Sprintf("unknown key %q; the keys are id, access_token (or username and user_pool_id), %s, or the API's AccessToken (or Username and UserPoolId), SMSMfaSettings, SoftwareTokenMfaSettings, EmailMfaSettings, WebAuthnMfaSettings", clipName(key), strings.Join(settingsColumns, ", "))
 	}
 	return "not a JSON object"
 }

@@ -528,7 +528,7 @@ func TestReadJSONL(t *testing.T) {
 		{
 			name: "unknown key is named",
 			in:   `{"access_token":"t1","sms_enabeld":true}`,
-			want: []wantRow{{N: 1, Code: batch.CodeInvalidRow, Msg: `line 1: unknown key "sms_enabeld"; the keys are id, access_token, sms_enabled,`}},
+			want: []wantRow{{N: 1, Code: batch.CodeInvalidRow, Msg: `line 1: unknown key "sms_enabeld"; the keys are id, access_token (or username and user_pool_id), sms_enabled,`}},
 		},
 		{
 			name: "passkey block refuses PreferredMfa",

@@ -93,7 +93,7 @@ func TestReadYAML(t *testing.T) {
 			in: "access_token: t1\nsms_enabeld: true\n---\n\naccess_token: t2\nsms_enabled: maybe\n---\nAccessToken: t3\nsms_enabled: true\n" +
 				"---\naccess_token: t4\naccess_token: t5\n---\naccess_token: {a: 1}\n---\nid: " + tok + "\naccess_token: t6\n",
 			want: []wantRow{
-				{N: 1, Code: batch.CodeInvalidRow, Msg: `line 1: unknown key "sms_enabeld"; the keys are id, access_token,`},
+				{N: 1, Code: batch.CodeInvalidRow, Msg: `line 1: unknown key "sms_enabeld"; the keys are id, access_token (or username and user_pool_id), sms_enabled,`},
 				{N: 2, Token: "t2", Code: batch.CodeInvalidBoolean, Msg: `line 5: key sms_enabled: "maybe"`},
 				{N: 3, Code: batch.CodeInvalidRow, Msg: "line 8 mixes manifest keys"},
 				{N: 4, Code: batch.CodeInvalidRow, Msg: `line 12: key "access_token" is given twice`},
