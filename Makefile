@@ -8,9 +8,10 @@ GO ?= go
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/mfabatch ./cmd/mfabatch
 
-# Every test, the moto end-to-end tests included (they skip where moto_server
-# is missing unless MFABATCH_E2E=1). Printed as go test prints it, plus a
-# line for each skipped test with its reason.
+# Every test, the end-to-end ones included (they skip where moto_server or
+# prometheus-pushgateway is missing, unless MFABATCH_E2E=1; .ci/run installs
+# the gateway). Printed as go test prints it, plus a line for each skipped
+# test with its reason.
 test:
 	$(GO) test -race -count=1 -json ./... | $(GO) run ./internal/testsum
 
