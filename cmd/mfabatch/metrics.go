@@ -58,7 +58,8 @@ type metrics struct {
 	out        io.Writer // warnings
 
 	// Set by open.
-	path     string // the file written, its links followed
+	path     string   // the file written, its links followed
+	st       *storage // for an s3:// file
 	filed    prometheus.Gatherer
 	fileLast *lastSuccess // in the file: carried over from the file there
 	pusher   *push.Pusher // nil without --metrics-push
@@ -110,7 +111,7 @@ func (m *metrics) collectors() []prometheus.Collector {
 // that cannot take the file, or a gateway that could see credentials in
 // the clear, stops the run (exit 2). A sharded run's file names its
 // shard, as the gateway's grouping does.
-func (m *metrics) open(shard batch.Shard) error {
+func (m *metrics) open(ctx context.Context, st *storage, shard batch.Shard) error {
 	if m == nil {
 		return nil
 	}
@@ -118,7 +119,11 @@ func (m *metrics) open(shard batch.Shard) error {
 	if shard.Count > 1 {
 		labels = prometheus.Labels{"shard": shardLabel(shard)}
 	}
-	if m.file != "" {
+	if isS3(m.file) {
+		if err := m.openS3(ctx, st, labels); err != nil {
+			return err
+		}
+	} else if m.file != "" {
 		if err := m.openFile(labels); err != nil {
 			return err
 		}
@@ -141,8 +146,6 @@ func (m *metrics) openFile(labels prometheus.Labels) error {
 	switch {
 	case m.file == "-":
 		return usageError{"--metrics-file -: the metrics go to a file, renamed into place at each write", hint}
-	case isS3(m.file):
-		return usageError{"--metrics-file " + m.file + ": the metrics file is local, where node_exporter reads it", "give a path on this machine, or push to a Pushgateway with --metrics-push"}
 	}
 	path, err := filepath.EvalSymlinks(m.file)
 	if errors.Is(err, os.ErrNotExist) {
@@ -167,11 +170,39 @@ func (m *metrics) openFile(labels prometheus.Labels) error {
 		fmt.Fprintf(m.out, "mfabatch: warning: --metrics-file %s: node_exporter's textfile collector reads only files named *.prom\n", m.file)
 	}
 	m.path = path
-	m.fileLast = &lastSuccess{at: lastSuccessIn(path)}
+	var old io.Reader
+	if fh, err := os.Open(path); err == nil {
+		defer fh.Close()
+		old = fh
+	}
+	m.fileRegistry(labels, old)
+	return nil
+}
+
+// openS3 checks an s3:// --metrics-file, where a batch job with no disk
+// of its own keeps it: the object is written whole at each write (it is
+// small), and the time of the last success in it is kept.
+func (m *metrics) openS3(ctx context.Context, st *storage, labels prometheus.Labels) error {
+	if _, _, err := st.open(ctx, m.file, "--metrics-file"); err != nil {
+		return err
+	}
+	m.st = st
+	var old io.Reader
+	if r, err := openReport(ctx, st, m.file); err == nil {
+		defer r.Close()
+		old = r
+	}
+	m.fileRegistry(labels, old)
+	return nil
+}
+
+// fileRegistry gathers the file's series, the last success in old (an
+// earlier file, or nil) carried over.
+func (m *metrics) fileRegistry(labels prometheus.Labels, old io.Reader) {
+	m.fileLast = &lastSuccess{at: lastSuccessIn(old)}
 	reg := prometheus.NewRegistry()
 	prometheus.WrapRegistererWith(labels, reg).MustRegister(append(m.collectors(), m.fileLast)...)
 	m.filed = reg
-	return nil
 }
 
 // canCreateIn reports why a file cannot be made in dir, if it cannot.
@@ -189,15 +220,13 @@ func canCreateIn(dir string) error {
 }
 
 // lastSuccessIn is the time of the last success in an earlier metrics
-// file at path; 0 for none.
-func lastSuccessIn(path string) float64 {
-	fh, err := os.Open(path)
-	if err != nil {
+// file; 0 for none.
+func lastSuccessIn(old io.Reader) float64 {
+	if old == nil {
 		return 0
 	}
-	defer fh.Close()
 	p := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := p.TextToMetricFamilies(io.LimitReader(fh, maxOldMetrics))
+	families, err := p.TextToMetricFamilies(io.LimitReader(old, maxOldMetrics))
 	if err != nil {
 		return 0
 	}
@@ -339,7 +368,7 @@ func (m *metrics) write(ctx context.Context) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.filed != nil {
-		if err := prometheus.WriteToTextfile(m.path, m.filed); err != nil {
+		if err := m.writeFile(ctx); err != nil {
 			m.warn("--metrics-file "+m.file, "cannot write the metrics: "+fileProblem(err))
 		}
 	}
@@ -352,6 +381,33 @@ func (m *metrics) write(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// writeFile writes the file's series: to a temporary file renamed into
+// place, or as a whole S3 object.
+func (m *metrics) writeFile(ctx context.Context) error {
+	if m.st == nil {
+		return prometheus.WriteToTextfile(m.path, m.filed)
+	}
+	families, err := m.filed.Gather()
+	if err != nil {
+		return err
+	}
+	out, err := createOutput(ctx, m.st, m.file, false)
+	if err != nil {
+		return err
+	}
+	enc := expfmt.NewEncoder(out, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, f := range families {
+		if err = enc.Encode(f); err != nil {
+			break
+		}
+	}
+	if err != nil {
+		out.abandon()
+		return err
+	}
+	return out.close()
 }
 
 // warn says what went wrong, once for each kind. m.mu is held.

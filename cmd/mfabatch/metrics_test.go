@@ -246,7 +246,7 @@ func TestMetricsFileIsReplacedByRename(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := newMetrics(&runFlags{metricsFile: path}, io.Discard)
-	if err := m.open(batch.Shard{}); err != nil {
+	if err := m.open(context.Background(), &storage{}, batch.Shard{}); err != nil {
 		t.Fatal(err)
 	}
 	m.rows.WithLabelValues(string(batch.StatusSucceeded)).Add(2)

@@ -129,7 +129,7 @@ func run(ctx context.Context, f *runFlags, met *metrics, path string, stdin io.R
 	if err != nil {
 		return nil, err
 	}
-	if err := met.open(shard); err != nil {
+	if err := met.open(ctx, st, shard); err != nil {
 		return nil, err
 	}
 

@@ -171,9 +171,14 @@ func testS3RoundTrip(t *testing.T, f *s3Fixture) {
 	const n = 25
 	f.manifest(t, "in/users.csv", "user", n)
 	env := f.env()
-	res := f.run(t, env, "--rps", "0", "--report", "s3://round-trip/out/report.csv", "--summary", "s3://round-trip/out/summary.json", "s3://round-trip/in/users.csv")
+	res := f.run(t, env, "--rps", "0", "--report", "s3://round-trip/out/report.csv", "--summary", "s3://round-trip/out/summary.json",
+		"--metrics-file", "s3://round-trip/out/mfabatch.prom", "s3://round-trip/in/users.csv")
 	if res.exit != 0 {
 		t.Fatalf("exit %d\n%s", res.exit, res.stderr)
+	}
+	prom := string(f.get(t, "out/mfabatch.prom"))
+	if !strings.Contains(prom, `mfabatch_rows_total{status="succeeded"} 25`+"\n") || !strings.Contains(prom, "mfabatch_last_success_timestamp_seconds ") {
+		t.Errorf("the metrics object lacks the rows or the last success:\n%s", prom)
 	}
 	if got := statuses(t, f.get(t, "out/report.csv")); got["succeeded/"] != n {
 		t.Errorf("report statuses %v, want %d succeeded", got, n)
@@ -206,11 +211,29 @@ func testS3RoundTrip(t *testing.T, f *s3Fixture) {
 		t.Errorf("resumed report statuses %v, want %d skipped/AlreadySucceeded", got, n)
 	}
 
+	// A run that fails keeps the last success in the metrics object.
+	res = f.run(t, env, "--rps", "0", "--region", "eu-west-3", "--report", "s3://round-trip/out/mismatch.csv",
+		"--metrics-file", "s3://round-trip/out/mfabatch.prom", "s3://round-trip/in/users.csv")
+	after := string(f.get(t, "out/mfabatch.prom"))
+	if res.exit != 1 || !strings.Contains(after, `mfabatch_rows_total{status="invalid"} 25`) || lastSuccessLine(after) != lastSuccessLine(prom) || lastSuccessLine(prom) == "" {
+		t.Errorf("exit %d; the failed run's metrics object:\n%s\nthe first:\n%s", res.exit, after, prom)
+	}
+
 	res = f.run(t, env, "--dry-run", "--sse-kms-key-id", "alias/mfabatch-test", "--report", "s3://round-trip/out/dry.csv", "s3://round-trip/in/users.csv")
 	head, err := f.s3.HeadObject(t.Context(), &s3.HeadObjectInput{Bucket: aws.String(f.bucket), Key: aws.String("out/dry.csv")})
 	if res.exit != 0 || err != nil || head.ServerSideEncryption != types.ServerSideEncryptionAwsKms || !strings.Contains(aws.ToString(head.SSEKMSKeyId), "mfabatch-test") {
 		t.Errorf("--sse-kms-key-id: exit %d, encryption %q key %q (%v)\n%s", res.exit, head.ServerSideEncryption, aws.ToString(head.SSEKMSKeyId), err, res.stderr)
 	}
+}
+
+// lastSuccessLine is the metrics' last-success line, "" for none.
+func lastSuccessLine(prom string) string {
+	for line := range strings.Lines(prom) {
+		if strings.HasPrefix(line, "mfabatch_last_success_timestamp_seconds ") {
+			return line
+		}
+	}
+	return ""
 }
 
 // testS3KillResume kills a run with kill -9 once it has checkpointed its
