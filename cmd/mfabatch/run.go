@@ -97,33 +97,13 @@ func run(ctx context.Context, f *runFlags, met *metrics, path string, stdin io.R
 	if err := checkPaths(f, path, stdin, stdout); err != nil {
 		return nil, err
 	}
-	// A pipe is copied aside when it must be read twice.
-	twice := f.order == "expiry" || !f.dryRun && f.resume != ""
 	st := &storage{config: func(ctx context.Context) (aws.Config, error) { return loadAWSConfig(ctx, f) }, kmsKey: f.sseKMSKeyID}
-	src, err := openManifest(ctx, st, path, stdin, twice)
+	in, err := loadManifest(ctx, f, st, path, stdin, stderr)
 	if err != nil {
 		return nil, err
 	}
-	defer src.close()
-	manifest, format, err := readManifest(src.r, src, f.format)
-	warnReadable(stderr, src, format)
-	// An empty file is a manifest of no rows, as a header alone is.
-	empty := errors.Is(err, batch.ErrEmpty)
-	if empty {
-		manifest, err = noRows{}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if c, ok := manifest.(io.Closer); ok {
-		defer c.Close()
-	}
-	if f.order == "expiry" && !empty {
-		// The rows are read again from the file; a pipe was copied aside.
-		if manifest, err = batch.ByExpiry(manifest, io.NewSectionReader(src.file, src.base, src.size-src.base)); err != nil {
-			return nil, expiryError(err, format, path)
-		}
-	}
+	defer in.close()
+	src, manifest, format, empty := in.src, in.rows, in.format, in.empty
 
 	shard, err := chooseShard(f, os.Getenv)
 	if err != nil {
@@ -139,19 +119,7 @@ func run(ctx context.Context, f *runFlags, met *metrics, path string, stdin io.R
 		return nil, err
 	}
 
-	cfg, err := loadAWSConfig(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	creds := watchCredentials(&cfg)
-	// Found before the plan and the report, where the header says admin
-	// mode; the engine asks again before its first admin call.
-	if !f.dryRun && adminCSV(manifest) {
-		if err := creds.check(ctx, f); err != nil {
-			return nil, err
-		}
-	}
-	client, err := newClient(cfg, f)
+	cfg, creds, client, err := cognitoClient(ctx, f, manifest)
 	if err != nil {
 		return nil, err
 	}
@@ -187,6 +155,71 @@ func run(ctx context.Context, f *runFlags, met *metrics, path string, stdin io.R
 	prog.Stop()
 	met.halt()
 	return sum, settle(sum, runErr, outs, stderr)
+}
+
+// loaded is a manifest opened and ready to read.
+type loaded struct {
+	src    *source
+	rows   batch.Manifest
+	format string
+	empty  bool // an empty file: a manifest of no rows, as a header alone is
+}
+
+func (l *loaded) close() {
+	if c, ok := l.rows.(io.Closer); ok {
+		c.Close()
+	}
+	l.src.close()
+}
+
+// loadManifest opens the manifest, reads its header or first line, and
+// orders its rows as --order asks.
+func loadManifest(ctx context.Context, f *runFlags, st *storage, path string, stdin io.Reader, stderr io.Writer) (*loaded, error) {
+	// A pipe is copied aside when it must be read twice.
+	twice := f.order == "expiry" || !f.dryRun && f.resume != ""
+	src, err := openManifest(ctx, st, path, stdin, twice)
+	if err != nil {
+		return nil, err
+	}
+	l := &loaded{src: src}
+	l.rows, l.format, err = readManifest(src.r, src, f.format)
+	warnReadable(stderr, src, l.format)
+	if l.empty = errors.Is(err, batch.ErrEmpty); l.empty {
+		l.rows, err = noRows{}, nil
+	}
+	if err != nil {
+		src.close()
+		return nil, err
+	}
+	if f.order == "expiry" && !l.empty {
+		// The rows are read again from the file; a pipe was copied aside.
+		byExpiry, err := batch.ByExpiry(l.rows, io.NewSectionReader(src.file, src.base, src.size-src.base))
+		if err != nil {
+			l.close()
+			return nil, expiryError(err, l.format, path)
+		}
+		l.rows = byExpiry
+	}
+	return l, nil
+}
+
+// cognitoClient loads the AWS configuration and makes the Cognito client.
+// A live run of an admin CSV manifest finds its credentials here, before
+// the plan and the report; the engine asks again before its first admin
+// call, for manifests that say their mode row by row.
+func cognitoClient(ctx context.Context, f *runFlags, m batch.Manifest) (aws.Config, *seenCredentials, batch.Client, error) {
+	cfg, err := loadAWSConfig(ctx, f)
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	creds := watchCredentials(&cfg)
+	if !f.dryRun && adminCSV(m) {
+		if err := creds.check(ctx, f); err != nil {
+			return cfg, nil, nil, err
+		}
+	}
+	client, err := newClient(cfg, f)
+	return cfg, creds, client, err
 }
 
 // newClient is the Cognito client, with a connection for each worker.
