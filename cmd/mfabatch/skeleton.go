@@ -10,10 +10,9 @@ import (
 	"github.com/mfabatch/mfabatch/report"
 )
 
-// skeletonInput is what `aws cognito-idp set-user-mfa-preference
-// --generate-cli-skeleton input` prints: every field of the input.
-const skeletonInput = `{
-    "SMSMfaSettings": {
+// skeletonFactors are the four factor blocks both calls take, as the AWS
+// CLI's skeletons print them.
+const skeletonFactors = `    "SMSMfaSettings": {
         "Enabled": true,
         "PreferredMfa": true
     },
@@ -28,29 +27,17 @@ const skeletonInput = `{
     "WebAuthnMfaSettings": {
         "Enabled": true
     },
-    "AccessToken": ""
+`
+
+// skeletonInput is what `aws cognito-idp set-user-mfa-preference
+// --generate-cli-skeleton input` prints: every field of the input.
+const skeletonInput = "{\n" + skeletonFactors + `    "AccessToken": ""
 }
 `
 
 // skeletonAdminInput is what `aws cognito-idp admin-set-user-mfa-preference
 // --generate-cli-skeleton input` prints (AWS CLI 1.45: four factors).
-const skeletonAdminInput = `{
-    "SMSMfaSettings": {
-        "Enabled": true,
-        "PreferredMfa": true
-    },
-    "SoftwareTokenMfaSettings": {
-        "Enabled": true,
-        "PreferredMfa": true
-    },
-    "EmailMfaSettings": {
-        "Enabled": true,
-        "PreferredMfa": true
-    },
-    "WebAuthnMfaSettings": {
-        "Enabled": true
-    },
-    "Username": "",
+const skeletonAdminInput = "{\n" + skeletonFactors + `    "Username": "",
     "UserPoolId": ""
 }
 `
