@@ -41,10 +41,12 @@ fuzz:
 bench: build
 	$(GO) run ./internal/benchtable -bin bin/mfabatch $(BENCH_FLAGS)
 
-# The engine's Go benchmarks, in process (BenchmarkRun, BenchmarkDryRun);
+# The engine's Go benchmarks, in process (BenchmarkRun, BenchmarkDryRun,
+# BenchmarkSigV4: an admin call's signature);
 # for pprof, run the line below with -cpuprofile cpu.out.
 bench-go:
 	$(GO) test -run '^$$' -bench 'Run$$|DryRun$$' -benchtime 5x ./batch
+	$(GO) test -run '^$$' -bench 'SigV4' ./batch
 	$(GO) test -run '^$$' -bench 'AdaptivePacing|SharedQuota' -benchtime 1x ./batch
 
 # A live rollout against a local Cognito emulator: needs moto_server on

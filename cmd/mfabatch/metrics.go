@@ -7,6 +7,7 @@ package main
 // run: what goes wrong is a warning, once for each kind of fault.
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -384,7 +385,7 @@ func (m *metrics) write(ctx context.Context) {
 }
 
 // writeFile writes the file's series: to a temporary file renamed into
-// place, or as a whole S3 object.
+// place, or as one whole S3 object.
 func (m *metrics) writeFile(ctx context.Context) error {
 	if m.st == nil {
 		return prometheus.WriteToTextfile(m.path, m.filed)
@@ -393,21 +394,17 @@ func (m *metrics) writeFile(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := createOutput(ctx, m.st, m.file, false)
-	if err != nil {
-		return err
-	}
-	enc := expfmt.NewEncoder(out, expfmt.NewFormat(expfmt.TypeTextPlain))
+	var b bytes.Buffer
 	for _, f := range families {
-		if err = enc.Encode(f); err != nil {
-			break
+		if _, err := expfmt.MetricFamilyToText(&b, f); err != nil {
+			return err
 		}
 	}
+	store, p, err := m.st.open(ctx, m.file, "--metrics-file")
 	if err != nil {
-		out.abandon()
 		return err
 	}
-	return out.close()
+	return store.put(p, &b)
 }
 
 // warn says what went wrong, once for each kind. m.mu is held.
