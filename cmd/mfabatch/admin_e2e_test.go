@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -126,6 +127,35 @@ func TestAdminE2E(t *testing.T) {
 	checkMFA(t, ctx, c, p, users, func(i int) mfaState { return after[users[i].Spec.Name] })
 	t.Logf("admin e2e: %d manifest rows (%d users, %d missing); users set: %d; users read back: %d; report rows: %d",
 		len(rows), len(users), len(rows)-len(users), set, len(users), len(got))
+
+	// The same users in JSON Lines of the API's shape, as the AWS CLI's
+	// skeleton has them, their pool from --user-pool-id: each gets SMS,
+	// preferred, beside what it has.
+	var jl bytes.Buffer
+	for _, u := range users {
+		fmt.Fprintf(&jl, `{"Username":%q,"SMSMfaSettings":{"Enabled":true,"PreferredMfa":true}}`+"\n", u.Spec.Name)
+	}
+	jsonl := filepath.Join(dir, "sms.jsonl")
+	if err := os.WriteFile(jsonl, jl.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	smsReport := filepath.Join(dir, "sms.csv")
+	res = tl.runEnv(t, creds, "run", "--endpoint-url", endpoint, "--rps", "0", "--user-pool-id", p.ID, "--report", smsReport, jsonl)
+	if res.exit != 0 {
+		t.Errorf("JSON Lines run: exit %d, want 0\nstderr:\n%s", res.exit, res.stderr)
+	}
+	if sms := readReport(t, smsReport); len(sms) != len(users) {
+		t.Errorf("JSON Lines report has %d rows, want %d", len(sms), len(users))
+	}
+	checkMFA(t, ctx, c, p, users, func(i int) mfaState {
+		s := after[users[i].Spec.Name]
+		enabled := slices.Clone(s.Enabled)
+		if !slices.Contains(enabled, "SMS_MFA") {
+			enabled = append(enabled, "SMS_MFA")
+			slices.Sort(enabled)
+		}
+		return mfaState{Enabled: enabled, Preferred: "SMS_MFA"}
+	})
 }
 
 // adminRows creates the users of n rows, the cases in turn, and returns
