@@ -28,6 +28,12 @@ func (m *CSV) Admin() bool {
 	return ok && p.admin
 }
 
+// Has reports whether the header has the column.
+func (m *CSV) Has(column string) bool {
+	p, ok := m.parser.(*csvParser)
+	return ok && slices.Contains(p.names, column)
+}
+
 // ReadCSV checks the header of a CSV manifest and returns a reader for its
 // rows.
 func ReadCSV(r io.Reader) (*CSV, error) {

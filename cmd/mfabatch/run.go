@@ -191,6 +191,11 @@ func loadManifest(ctx context.Context, f *runFlags, st *storage, path string, st
 		src.close()
 		return nil, err
 	}
+	if csv, ok := l.rows.(*batch.CSV); ok && csv.Admin() && !csv.Has("user_pool_id") && f.userPoolID == "" {
+		src.close()
+		return nil, usageError{"the manifest's header has username but no user_pool_id column, and no --user-pool-id was given: no row names its pool",
+			"pass --user-pool-id ID for every row, or add a user_pool_id column"}
+	}
 	if f.order == "expiry" && !l.empty {
 		// The rows are read again from the file; a pipe was copied aside.
 		byExpiry, err := batch.ByExpiry(l.rows, io.NewSectionReader(src.file, src.base, src.size-src.base))
