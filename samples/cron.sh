@@ -21,7 +21,10 @@
 #   MFABATCH_ARGS        more run flags, e.g. "--max-failures 5%"
 #
 # Access tokens expire (after an hour by default): keep the retries within
-# the tokens' life, and give each night a freshly exported manifest.
+# the tokens' life, and give each night a freshly exported manifest. An
+# admin-mode manifest (usernames) does not go stale: give the job AWS
+# credentials (AWS_PROFILE, or the instance's role) and, for a manifest
+# with no user_pool_id column, MFABATCH_ARGS="--user-pool-id eu-west-1_AbC123".
 set -u
 
 manifest=${1:?usage: cron.sh MANIFEST}
