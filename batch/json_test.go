@@ -1,6 +1,7 @@
 package batch_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -198,4 +199,50 @@ func TestJSONValueTooLong(t *testing.T) {
 	if err != nil || len(rows) != 1 || rows[0].Err == nil || !strings.Contains(rows[0].Err.Message, "longer than 1048576 bytes") {
 		t.Fatalf("%d rows, error %v; want 1 invalid row for an object over 1 MiB", len(rows), err)
 	}
+}
+
+// FuzzJSONManifest reads fuzzed JSON manifests (arrays, pretty-printed
+// objects, JSON Lines): no panic; rows numbered in order, each with the
+// tool's codes; and no piece of a planted token in a row's message or in
+// the error that ends the manifest (a syntax error ends a JSON document).
+func FuzzJSONManifest(f *testing.F) {
+	access, idTok := manifestTokens()
+	for _, s := range []string{
+		"",
+		"[]",
+		`[{"access_token":"` + tokenMarker + `","sms_enabled":true}]`,
+		"[\n  {\n    \"AccessToken\": \"" + tokenMarker + "\",\n    \"SMSMfaSettings\": {\"Enabled\": true}\n  },\n  {\"access_token\":\"" + access + "\"}\n]\n",
+		"{\n    \"AccessToken\": \"" + tokenMarker + "\"\n}\n{\n    \"AccessToken\": \"x\"\n}\n",
+		`{"access_token":"` + tokenMarker + `"}` + "\n" + `{"id":"` + idTok + `","access_token":"x"}`,
+		`[{"access_token":"` + tokenMarker + `"},` + "\n" + `"` + tokenMarker + `"]`,
+		`[{"access_token":"` + tokenMarker + `"` + "\n",
+		`[{"username":"alice","user_pool_id":"eu-west-1_AbC","sms_enabled":true},{"access_token":"` + tokenMarker + `"}]`,
+		`[{"access_token":"` + tokenMarker + `"}] ` + tokenMarker,
+		`[1, "` + tokenMarker + `", null, {"` + tokenMarker + `": true}]`,
+	} {
+		f.Add([]byte(s))
+	}
+	tok := plantedToken()
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		in := plant(raw, tok)
+		rows, err := readManifest(t, batch.ReadJSON(bytes.NewReader(in)))
+		if err != nil {
+			checkMessage(t, "the manifest's error", err.Error(), tok, raw)
+		}
+		for i, r := range rows {
+			if r.N != i+1 {
+				t.Errorf("row %d of the %d read has N = %d", i+1, len(rows), r.N)
+			}
+			if r.ID == tok {
+				t.Errorf("row %d: the id is the planted token and was not withheld", r.N)
+			}
+			if r.Err == nil {
+				continue
+			}
+			if !toolCodes[r.Err.Code] {
+				t.Errorf("row %d: code %q is not one of the tool's codes", r.N, r.Err.Code)
+			}
+			checkMessage(t, fmt.Sprintf("row %d message", r.N), r.Err.Message, tok, raw)
+		}
+	})
 }
