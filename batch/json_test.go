@@ -229,20 +229,6 @@ func FuzzJSONManifest(f *testing.F) {
 		if err != nil {
 			checkMessage(t, "the manifest's error", err.Error(), tok, raw)
 		}
-		for i, r := range rows {
-			if r.N != i+1 {
-				t.Errorf("row %d of the %d read has N = %d", i+1, len(rows), r.N)
-			}
-			if r.ID == tok {
-				t.Errorf("row %d: the id is the planted token and was not withheld", r.N)
-			}
-			if r.Err == nil {
-				continue
-			}
-			if !toolCodes[r.Err.Code] {
-				t.Errorf("row %d: code %q is not one of the tool's codes", r.N, r.Err.Code)
-			}
-			checkMessage(t, fmt.Sprintf("row %d message", r.N), r.Err.Message, tok, raw)
-		}
+		checkReadRows(t, rows, tok, raw)
 	})
 }
