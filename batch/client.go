@@ -66,7 +66,7 @@ func CheckEndpoint(endpoint string) error {
 	case "https":
 		return nil
 	case "http":
-		if loopback(u.Hostname()) {
+		if Loopback(u.Hostname()) {
 			return nil
 		}
 		return fmt.Errorf("%w: %q sends access tokens unencrypted; plain http is allowed only to localhost or a loopback address", ErrUnsafeEndpoint, endpoint)
@@ -74,7 +74,8 @@ func CheckEndpoint(endpoint string) error {
 	return fmt.Errorf("%w: %q: the scheme must be https (or http for a loopback host)", ErrUnsafeEndpoint, endpoint)
 }
 
-func loopback(host string) bool {
+// Loopback reports whether host is localhost or a loopback address.
+func Loopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}

@@ -61,24 +61,30 @@ func (c *Class) scrub(token, fingerprint string) {
 	c.RequestID = showRequestID(c.RequestID, token)
 }
 
+// QuotesSecret reports whether s holds a piece of any of secrets: all of
+// one shorter than 16 bytes, or 16 bytes in a row of a longer one.
+func QuotesSecret(s string, secrets []string) bool {
+	for _, secret := range secrets {
+		if secret != "" && quotesToken(s, secret) {
+			return true
+		}
+	}
+	return false
+}
+
 // scrubCredentials withholds what the service said that quotes any piece
 // of the AWS credentials' values (the access key id, the session token),
 // after scrub has made it fit to show.
 func (c *Class) scrubCredentials(secrets []string) {
-	for _, s := range secrets {
-		if s == "" {
-			continue
-		}
-		if quotesToken(c.Code, s) {
-			c.Code, _ = showCode("-", "", c.HTTPStatus)
-			c.Message = withheldCredentials
-		}
-		if quotesToken(c.Message, s) {
-			c.Message = withheldCredentials
-		}
-		if quotesToken(c.RequestID, s) {
-			c.RequestID = withheldValue
-		}
+	if QuotesSecret(c.Code, secrets) {
+		c.Code, _ = showCode("-", "", c.HTTPStatus) // the code for the HTTP status
+		c.Message = withheldCredentials
+	}
+	if QuotesSecret(c.Message, secrets) {
+		c.Message = withheldCredentials
+	}
+	if QuotesSecret(c.RequestID, secrets) {
+		c.RequestID = withheldValue
 	}
 }
 

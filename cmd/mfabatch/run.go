@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/mfabatch/mfabatch/batch"
 	"github.com/mfabatch/mfabatch/report"
 )
@@ -97,7 +94,8 @@ func run(ctx context.Context, f *runFlags, met *metrics, path string, stdin io.R
 	if err := checkPaths(f, path, stdin, stdout); err != nil {
 		return nil, err
 	}
-	st := &storage{config: func(ctx context.Context) (aws.Config, error) { return loadAWSConfig(ctx, f) }, kmsKey: f.sseKMSKeyID}
+	setup := &awsSetup{f: f}
+	st := &storage{setup: setup, kmsKey: f.sseKMSKeyID}
 	in, err := loadManifest(ctx, f, st, path, stdin, stderr)
 	if err != nil {
 		return nil, err
@@ -119,7 +117,7 @@ func run(ctx context.Context, f *runFlags, met *metrics, path string, stdin io.R
 		return nil, err
 	}
 
-	cfg, creds, client, err := cognitoClient(ctx, f, manifest)
+	cfg, client, err := cognitoClient(ctx, f, setup, manifest)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +135,7 @@ func run(ctx context.Context, f *runFlags, met *metrics, path string, stdin io.R
 	// run goes, and is cleared before the summary.
 	prog := newProgress(f, stdout, stderr)
 	r := &batch.Runner{Client: client, Config: runConfig(f, cfg.Region, shard, prog)}
-	creds.use(&r.Config, f)
+	setup.use(&r.Config)
 	met.watch(&r.Config, prog.Stderr())
 	if done != nil {
 		r.Config.AlreadyDone = done.Has
@@ -208,23 +206,29 @@ func loadManifest(ctx context.Context, f *runFlags, st *storage, path string, st
 	return l, nil
 }
 
-// cognitoClient loads the AWS configuration and makes the Cognito client.
-// A live run of an admin CSV manifest finds its credentials here, before
-// the plan and the report; the engine asks again before its first admin
-// call, for manifests that say their mode row by row.
-func cognitoClient(ctx context.Context, f *runFlags, m batch.Manifest) (aws.Config, *seenCredentials, batch.Client, error) {
-	cfg, err := loadAWSConfig(ctx, f)
+// cognitoClient makes the Cognito client. A live run of an admin CSV
+// manifest finds its credentials here, before the plan and the report; the
+// engine asks again before its first admin call, for manifests that say
+// their mode row by row.
+func cognitoClient(ctx context.Context, f *runFlags, setup *awsSetup, m batch.Manifest) (aws.Config, batch.Client, error) {
+	cfg, err := setup.load(ctx)
 	if err != nil {
-		return cfg, nil, nil, err
+		return cfg, nil, err
 	}
-	creds := watchCredentials(&cfg)
 	if !f.dryRun && adminCSV(m) {
-		if err := creds.check(ctx, f); err != nil {
-			return cfg, nil, nil, err
+		if err := setup.check(ctx); err != nil {
+			return cfg, nil, err
 		}
 	}
 	client, err := newClient(cfg, f)
-	return cfg, creds, client, err
+	return cfg, client, err
+}
+
+// adminCSV reports whether m is a CSV manifest of admin rows, known from
+// its header before any row is read.
+func adminCSV(m batch.Manifest) bool {
+	csv, ok := m.(*batch.CSV)
+	return ok && csv.Admin()
 }
 
 // newClient is the Cognito client, with a connection for each worker.
@@ -289,33 +293,6 @@ func tell(sum *batch.Summary, stderr io.Writer) {
 	case sum.WouldExpire != nil && *sum.WouldExpire > 0:
 		fmt.Fprintln(stderr, report.PlanLine(sum))
 	}
-}
-
-// loadAWSConfig loads the AWS configuration. Its region serves only tokens
-// whose issuer names none: --region is passed to the engine apart, since
-// it also checks every row's issuer.
-func loadAWSConfig(ctx context.Context, f *runFlags) (aws.Config, error) {
-	var opts []func(*config.LoadOptions) error
-	if f.profile != "" {
-		opts = append(opts, config.WithSharedConfigProfile(f.profile))
-	}
-	if f.caBundle != "" {
-		// Checked here, to name the flag: the SDK's own error names no file.
-		pem, err := os.ReadFile(f.caBundle)
-		if err == nil && !x509.NewCertPool().AppendCertsFromPEM(pem) {
-			err = errors.New("no PEM certificate in it")
-		}
-		if err != nil {
-			return aws.Config{}, usageError{fmt.Sprintf("--ca-bundle %s: %v", f.caBundle, err), "give a PEM file of the CA certificates to trust"}
-		}
-		// Given first, it wins over AWS_CA_BUNDLE and the profile's ca_bundle.
-		opts = append(opts, config.WithCustomCABundle(bytes.NewReader(pem)))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return cfg, usageError{fmt.Sprintf("AWS configuration: %v", err), "check --profile, AWS_PROFILE, and AWS_CA_BUNDLE or the profile's ca_bundle"}
-	}
-	return cfg, nil
 }
 
 func newReportWriter(out io.Writer, format, path string) (batch.Sink, error) {

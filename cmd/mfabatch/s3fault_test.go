@@ -1,7 +1,8 @@
 package main_test
 
 // s3:// paths when S3 refuses: a fake S3 (path-style, in memory) whose
-// bucket "deny" refuses every PutObject and "fail-later" all but the first.
+// bucket "deny" refuses every PutObject, "fail-later" all but the first,
+// and "echo" every one, quoting the caller's Authorization header.
 
 import (
 	"bytes"
@@ -32,6 +33,11 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.puts[bucket]++
 		n := f.puts[bucket]
 		f.mu.Unlock()
+		if bucket == "echo" {
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprintf(w, `<Error><Code>AccessDenied</Code><Message>denied: %s</Message></Error>`, r.Header.Get("Authorization"))
+			return
+		}
 		if bucket == "deny" || bucket == "fail-later" && n > 1 {
 			w.WriteHeader(http.StatusForbidden)
 			fmt.Fprint(w, `<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`)
@@ -46,6 +52,9 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusOK)
 }
+
+// echoedKey is the access key id the "echo" bucket quotes back.
+const echoedKey = "AKIAQWERTYUIOPASDFGH"
 
 func TestS3Faults(t *testing.T) {
 	fake := httptest.NewServer(&fakeS3{puts: map[string]int{}})
@@ -79,6 +88,8 @@ func TestS3Faults(t *testing.T) {
 		{"ReportDenied", f.env(), []string{"--report", "s3://deny/r.csv"}, 2, 0, "AccessDenied"},
 		{"SummaryDenied", f.env(), []string{"--summary", "s3://deny/s.json"}, 2, 0, "AccessDenied"},
 		{"NoCredentials", toolEnv(t), []string{"--report", "s3://deny/r.csv"}, 2, 0, "no AWS credentials for S3"},
+		// S3's words that quote the access key id are withheld.
+		{"EchoesKey", f.env("AWS_ACCESS_KEY_ID=" + echoedKey), []string{"--report", "s3://echo/r.csv"}, 2, 0, "S3's answer is withheld: it quoted the AWS credentials"},
 		// Refused after the calls: the rows were sent, and the report is
 		// not whole.
 		{"ReportFailsLater", f.env(), []string{"--report", "s3://fail-later/r.csv"}, 4, 5, "rows sent may be missing from the report"},
@@ -87,6 +98,9 @@ func TestS3Faults(t *testing.T) {
 			before := len(f.cognito.Calls())
 			res := f.run(t, tc.env, append(append([]string{"--rps", "0"}, tc.args...), manifest)...)
 			calls := len(f.cognito.Calls()) - before
+			if bytes.Contains(res.stderr, []byte(echoedKey[:16])) {
+				t.Errorf("stderr shows the access key id:\n%s", res.stderr)
+			}
 			if res.exit != tc.exit || calls != tc.calls || !bytes.Contains(res.stderr, []byte(tc.says)) {
 				t.Errorf("exit %d after %d calls, want %d after %d, saying %q:\n%s", res.exit, calls, tc.exit, tc.calls, tc.says, res.stderr)
 			}

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"regexp"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"github.com/mfabatch/mfabatch/batch"
 )
 
 // s3Path is an s3://bucket/key path.
@@ -59,8 +59,8 @@ func parseS3(path, role string) (s3Path, error) {
 // first S3 path, so that runs with local paths only need no AWS
 // configuration for it.
 type storage struct {
-	config func(context.Context) (aws.Config, error) // the AWS configuration
-	kmsKey string                                    // --sse-kms-key-id; "" for SSE-S3
+	setup  *awsSetup // the run's AWS configuration
+	kmsKey string    // --sse-kms-key-id; "" for SSE-S3
 
 	once  sync.Once
 	store *s3Store
@@ -69,7 +69,7 @@ type storage struct {
 
 // s3 returns the S3 client, made once. p names the path that needs it.
 func (st *storage) s3(ctx context.Context, p s3Path) (*s3Store, error) {
-	st.once.Do(func() { st.store, st.err = newS3Store(ctx, st.config, st.kmsKey) })
+	st.once.Do(func() { st.store, st.err = newS3Store(ctx, st.setup, st.kmsKey) })
 	if st.err != nil {
 		return nil, fmt.Errorf("%s: %w", p, st.err)
 	}
@@ -87,18 +87,20 @@ func (st *storage) open(ctx context.Context, path, role string) (*s3Store, s3Pat
 	return store, p, err
 }
 
-// s3Store is the S3 client, and how the objects it writes are encrypted.
+// s3Store is the S3 client, how the objects it writes are encrypted, and
+// the credentials' values, which no message from S3 may show.
 type s3Store struct {
-	client *s3.Client
-	kmsKey string
+	client  *s3.Client
+	kmsKey  string
+	secrets func() []string
 }
 
 // defaultS3Region serves an AWS configuration that names no region: S3
 // needs one to sign, and us-east-1 answers for every bucket's name.
 const defaultS3Region = "us-east-1"
 
-func newS3Store(ctx context.Context, load func(context.Context) (aws.Config, error), kmsKey string) (*s3Store, error) {
-	cfg, err := load(ctx)
+func newS3Store(ctx context.Context, setup *awsSetup, kmsKey string) (*s3Store, error) {
+	cfg, err := setup.load(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -117,11 +119,11 @@ func newS3Store(ctx context.Context, load func(context.Context) (aws.Config, err
 		// An emulator on a loopback address has no per-bucket host names.
 		o.UsePathStyle = o.UsePathStyle || loopbackEndpoint(aws.ToString(o.BaseEndpoint))
 	})
-	return &s3Store{client: client, kmsKey: kmsKey}, nil
+	return &s3Store{client: client, kmsKey: kmsKey, secrets: setup.secrets}, nil
 }
 
 func noS3Credentials(err error) error {
-	return usageError{"no AWS credentials for S3: " + err.Error(),
+	return usageError{"no AWS credentials for S3: " + sdkSaid(err),
 		"S3 paths need credentials allowed s3:GetObject, s3:PutObject, s3:ListBucket and s3:DeleteObject: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with a role"}
 }
 
@@ -129,29 +131,25 @@ func noS3Credentials(err error) error {
 // or localhost.
 func loopbackEndpoint(endpoint string) bool {
 	u, err := url.Parse(endpoint)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	host := u.Hostname()
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return err == nil && u.Host != "" && batch.Loopback(u.Hostname())
 }
 
-// s3Error says what an S3 call did wrong in a line: the service's code and
-// message, not the SDK's whole chain of operation, status and ids.
-func s3Error(op string, p s3Path, err error) error {
+// fail says what an S3 call did wrong in a line: the service's code and
+// message, not the SDK's whole chain of operation, status and ids. S3's
+// words are untrusted: one that quotes the credentials is withheld.
+func (st *s3Store) fail(op string, p s3Path, err error) error {
 	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		msg := ae.ErrorCode()
-		if m := ae.ErrorMessage(); m != "" {
-			msg += ": " + m
-		}
-		return callError{fmt.Sprintf("%s %s: %s", op, p, msg), err}
+	if !errors.As(err, &ae) {
+		return fmt.Errorf("%s %s: %w", op, p, err)
 	}
-	return fmt.Errorf("%s %s: %w", op, p, err)
+	msg := ae.ErrorCode()
+	if m := ae.ErrorMessage(); m != "" {
+		msg += ": " + m
+	}
+	if batch.QuotesSecret(msg, st.secrets()) {
+		msg = "S3's answer is withheld: it quoted the AWS credentials"
+	}
+	return callError{fmt.Sprintf("%s %s: %s", op, p, msg), err}
 }
 
 // callError is an S3 call's error as a person reads it; it wraps the SDK's.

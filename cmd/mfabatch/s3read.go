@@ -52,7 +52,7 @@ func (r *s3Reader) open() error {
 		if r.etag != "" && errors.As(err, &ae) && ae.ErrorCode() == "PreconditionFailed" {
 			return fmt.Errorf("%s changed while it was read", r.path)
 		}
-		return s3Error("GetObject", r.path, err)
+		return r.store.fail("GetObject", r.path, err)
 	}
 	if r.etag == "" {
 		r.etag, r.size = aws.ToString(out.ETag), aws.ToInt64(out.ContentLength)
@@ -169,7 +169,7 @@ func (st *s3Store) openReport(ctx context.Context, p s3Path) (io.ReadCloser, err
 func (st *s3Store) newestParts(ctx context.Context, p s3Path) ([]string, error) {
 	keys, err := st.list(ctx, p.bucket, partsPrefix(p))
 	if err != nil {
-		return nil, s3Error("ListObjectsV2", p, err)
+		return nil, st.fail("ListObjectsV2", p, err)
 	}
 	newest := ""
 	for _, k := range keys {

@@ -96,7 +96,7 @@ func (st *s3Store) createS3(p s3Path, checkpointed bool) (*s3Out, error) {
 			return nil, err
 		}
 		if err := st.deleteKeys(probe.bucket, []string{probe.key}); err != nil {
-			return nil, s3Error("DeleteObjects", probe, err)
+			return nil, st.fail("DeleteObjects", probe, err)
 		}
 	}
 	spool, err := os.CreateTemp("", "mfabatch-out-*")
@@ -151,7 +151,7 @@ func (o *s3Out) commit() error {
 	o.committed = true
 	keys, err := o.store.list(context.Background(), o.path.bucket, partsPrefix(o.path))
 	if err != nil {
-		return s3Error("ListObjectsV2", o.path, err)
+		return o.store.fail("ListObjectsV2", o.path, err)
 	}
 	mine := partsPrefix(o.path) + o.run + "/"
 	old := []string{o.path.key}
@@ -161,7 +161,7 @@ func (o *s3Out) commit() error {
 		}
 	}
 	if err := o.store.deleteKeys(o.path.bucket, old); err != nil {
-		return s3Error("DeleteObjects", o.path, err)
+		return o.store.fail("DeleteObjects", o.path, err)
 	}
 	return nil
 }
@@ -203,7 +203,7 @@ func (o *s3Out) close() error {
 		keys[i] = partKey(o.path, o.run, i+1)
 	}
 	if err := o.store.deleteKeys(o.path.bucket, keys); err != nil {
-		return s3Error("DeleteObjects", o.path, err)
+		return o.store.fail("DeleteObjects", o.path, err)
 	}
 	return nil
 }
@@ -219,7 +219,7 @@ func (st *s3Store) put(p s3Path, body io.Reader) error {
 		in.ServerSideEncryption, in.SSEKMSKeyId = types.ServerSideEncryptionAwsKms, aws.String(st.kmsKey)
 	}
 	if _, err := manager.NewUploader(st.client).Upload(ctx, in); err != nil {
-		return s3Error("PutObject", p, err)
+		return st.fail("PutObject", p, err)
 	}
 	return nil
 }
