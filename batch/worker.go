@@ -87,7 +87,7 @@ func (w *worker) attempt(running, sending context.Context, j *job, attempt int) 
 	if err != nil {
 		c := classify(err)
 		c.scrub(j.target.secret, j.res.TokenSHA256)
-		if w.cfg.Secrets != nil {
+		if j.target.admin && w.cfg.Secrets != nil {
 			c.scrubCredentials(w.cfg.Secrets())
 		}
 		class = &c
@@ -137,10 +137,11 @@ func (w *worker) logAttempt(j *job, attempt int, sent time.Time, md middleware.M
 }
 
 // answered is the HTTP status and request id of j's successful call, the
-// request id withheld when it quotes a secret.
+// request id withheld when it quotes a secret. Only an admin call carries
+// the AWS credentials: a token call is anonymous.
 func (w *worker) answered(md middleware.Metadata, j *job) (int, string) {
 	status, requestID := answered(md, j.target.secret)
-	if w.cfg.Secrets != nil {
+	if j.target.admin && w.cfg.Secrets != nil {
 		c := Class{RequestID: requestID}
 		c.scrubCredentials(w.cfg.Secrets())
 		requestID = c.RequestID

@@ -7,29 +7,16 @@ package main
 // run: what goes wrong is a warning, once for each kind of fault.
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/mfabatch/mfabatch/batch"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/push"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
 const (
@@ -138,138 +125,6 @@ func (m *metrics) open(ctx context.Context, st *storage, shard batch.Shard) erro
 // shardLabel is a shard as a label value: "0_4" for 0/4, since a value
 // with a slash would be base64 in the gateway's path.
 func shardLabel(s batch.Shard) string { return strconv.Itoa(s.Index) + "_" + strconv.Itoa(s.Count) }
-
-// openFile checks --metrics-file: a regular file or none, in a folder the
-// run can write a file in, since each write renames a new file over it.
-// The time of the last success in the file there is kept.
-func (m *metrics) openFile(labels prometheus.Labels) error {
-	hint := "give --metrics-file a file in node_exporter's --collector.textfile.directory"
-	switch {
-	case m.file == "-":
-		return usageError{"--metrics-file -: the metrics go to a file, renamed into place at each write", hint}
-	}
-	path, err := filepath.EvalSymlinks(m.file)
-	if errors.Is(err, os.ErrNotExist) {
-		path, err = m.file, nil
-	}
-	var fi os.FileInfo
-	if err == nil {
-		if fi, err = os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			fi, err = nil, nil
-		}
-	}
-	if err == nil && fi != nil && !fi.Mode().IsRegular() {
-		err = errors.New("not a regular file: each write renames a new file over it")
-	}
-	if err == nil {
-		err = canCreateIn(filepath.Dir(path))
-	}
-	if err != nil {
-		return usageError{fmt.Sprintf("--metrics-file %s: %v", m.file, err), hint}
-	}
-	if !strings.HasSuffix(path, ".prom") {
-		fmt.Fprintf(m.out, "mfabatch: warning: --metrics-file %s: node_exporter's textfile collector reads only files named *.prom\n", m.file)
-	}
-	m.path = path
-	var old io.Reader
-	if fh, err := os.Open(path); err == nil {
-		defer fh.Close()
-		old = fh
-	}
-	m.fileRegistry(labels, old)
-	return nil
-}
-
-// openS3 checks an s3:// --metrics-file, where a batch job with no disk
-// of its own keeps it: the object is written whole at each write (it is
-// small), and the time of the last success in it is kept.
-func (m *metrics) openS3(ctx context.Context, st *storage, labels prometheus.Labels) error {
-	if _, _, err := st.open(ctx, m.file, "--metrics-file"); err != nil {
-		return err
-	}
-	m.st = st
-	var old io.Reader
-	if r, err := openReport(ctx, st, m.file); err == nil {
-		defer r.Close()
-		old = r
-	}
-	m.fileRegistry(labels, old)
-	return nil
-}
-
-// fileRegistry gathers the file's series, the last success in old (an
-// earlier file, or nil) carried over.
-func (m *metrics) fileRegistry(labels prometheus.Labels, old io.Reader) {
-	m.fileLast = &lastSuccess{at: lastSuccessIn(old)}
-	reg := prometheus.NewRegistry()
-	prometheus.WrapRegistererWith(labels, reg).MustRegister(append(m.collectors(), m.fileLast)...)
-	m.filed = reg
-}
-
-// canCreateIn reports why a file cannot be made in dir, if it cannot.
-func canCreateIn(dir string) error {
-	fh, err := os.CreateTemp(dir, ".mfabatch-check-*")
-	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return fmt.Errorf("cannot write in %s: %w", dir, err)
-	}
-	fh.Close()
-	return os.Remove(fh.Name())
-}
-
-// lastSuccessIn is the time of the last success in an earlier metrics
-// file; 0 for none.
-func lastSuccessIn(old io.Reader) float64 {
-	if old == nil {
-		return 0
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := p.TextToMetricFamilies(io.LimitReader(old, maxOldMetrics))
-	if err != nil {
-		return 0
-	}
-	at := 0.0
-	for _, mt := range families[lastSuccessName].GetMetric() {
-		at = max(at, mt.GetGauge().GetValue())
-	}
-	return at
-}
-
-// openPush checks --metrics-push: https, or http to this machine, as for
-// --endpoint-url. Credentials in the URL go to the gateway, never to a
-// message: its user and password as basic auth, its query on each push.
-func (m *metrics) openPush(labels prometheus.Labels) error {
-	u, err := url.Parse(m.push)
-	if err != nil || u.Host == "" || u.Opaque != "" {
-		// Not quoted: the URL may hold credentials.
-		return usageError{"--metrics-push: not a URL like https://HOST:9091 or http://127.0.0.1:9091", ""}
-	}
-	base := url.URL{Scheme: u.Scheme, Host: u.Host, Path: strings.TrimSuffix(u.Path, "/")}
-	m.gateway = base.String()
-	if batch.CheckEndpoint(u.Scheme+"://"+u.Host) != nil {
-		return usageError{"--metrics-push " + m.gateway + ": want https, or plain http to localhost or a loopback address", "the push may carry credentials: use https"}
-	}
-	m.pushLast = &lastSuccess{}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(append(m.collectors(), m.pushLast)...)
-	m.pusher = push.New(m.gateway, metricsJob).Gatherer(reg).
-		Format(expfmt.NewFormat(expfmt.TypeTextPlain)).
-		Client(gateway{query: u.RawQuery, client: &http.Client{
-			// A redirect is an answer: it does not take the push elsewhere.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}})
-	if u.User != nil {
-		pw, _ := u.User.Password()
-		m.pusher.BasicAuth(u.User.Username(), pw)
-	}
-	for k, v := range labels {
-		m.pusher.Grouping(k, v)
-	}
-	return nil
-}
 
 // watch feeds the metrics from cfg's results and calls; warnings go to
 // stderr from now on.
@@ -384,29 +239,6 @@ func (m *metrics) write(ctx context.Context) {
 	}
 }
 
-// writeFile writes the file's series: to a temporary file renamed into
-// place, or as one whole S3 object.
-func (m *metrics) writeFile(ctx context.Context) error {
-	if m.st == nil {
-		return prometheus.WriteToTextfile(m.path, m.filed)
-	}
-	families, err := m.filed.Gather()
-	if err != nil {
-		return err
-	}
-	var b bytes.Buffer
-	for _, f := range families {
-		if _, err := expfmt.MetricFamilyToText(&b, f); err != nil {
-			return err
-		}
-	}
-	store, p, err := m.st.open(ctx, m.file, "--metrics-file")
-	if err != nil {
-		return err
-	}
-	return store.put(p, &b)
-}
-
 // warn says what went wrong, once for each kind. m.mu is held.
 func (m *metrics) warn(what, problem string) {
 	if m.warned[what+problem] {
@@ -414,16 +246,6 @@ func (m *metrics) warn(what, problem string) {
 	}
 	m.warned[what+problem] = true
 	fmt.Fprintf(m.out, "mfabatch: warning: %s: %s; the run goes on\n", what, problem)
-}
-
-// fileProblem is why the file could not be written, without the name of
-// the file beside it that was being written.
-func fileProblem(err error) string {
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		return errno.Error()
-	}
-	return err.Error()
 }
 
 // lastSuccess is mfabatch_last_success_timestamp_seconds: absent until
@@ -438,66 +260,4 @@ func (l *lastSuccess) Collect(ch chan<- prometheus.Metric) {
 	if l.at > 0 {
 		ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, l.at)
 	}
-}
-
-// gateway sends pushes: the URL's query on each, and an answer other
-// than the gateway's 200 or 202 as a pushError. Its errors name neither
-// the URL nor what the gateway said, which may quote credentials.
-type gateway struct {
-	query  string
-	client *http.Client
-}
-
-// pushError is a push that failed, in words that hold no credential.
-type pushError struct{ problem string }
-
-func (e pushError) Error() string { return e.problem }
-
-func (g gateway) Do(req *http.Request) (*http.Response, error) {
-	if g.query != "" {
-		req.URL.RawQuery = g.query
-	}
-	resp, err := g.client.Do(req)
-	if err != nil {
-		return nil, pushError{transportProblem(req.Context(), err)}
-	}
-	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusAccepted {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		resp.Body.Close()
-		return nil, pushError{fmt.Sprintf("the gateway answered HTTP %d", resp.StatusCode)}
-	}
-	return resp, nil
-}
-
-// transportProblem names a push that got no answer; "" when the push
-// was dropped on purpose (halt).
-func transportProblem(ctx context.Context, err error) string {
-	var dns *net.DNSError
-	var cert *tls.CertificateVerificationError
-	var authority x509.UnknownAuthorityError
-	switch {
-	case errors.Is(ctx.Err(), context.Canceled):
-		return ""
-	case errors.Is(err, context.DeadlineExceeded):
-		return "no answer within " + pushTimeout.String()
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused"
-	case errors.As(err, &dns):
-		return "unknown host"
-	case errors.As(err, &cert), errors.As(err, &authority):
-		return "its certificate is not trusted"
-	}
-	return "it cannot be reached"
-}
-
-// pushProblem is why a push failed, in words that hold no credential;
-// "" for a push dropped on purpose.
-func pushProblem(err error) string {
-	var pe pushError
-	if errors.As(err, &pe) {
-		return pe.problem
-	}
-	// The client library's own errors, before anything is sent, name
-	// series, not the URL.
-	return err.Error()
 }
