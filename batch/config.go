@@ -46,6 +46,15 @@ type Config struct {
 	// means none.
 	Reported func(row int) bool
 
+	// Reads of users' state (GetUser, AdminGetUser). Plan reads each row's
+	// state and writes nothing (StatusPlanned); SkipUnchanged reads it
+	// first and skips a row already as asked (Unchanged); Verify reads it
+	// back after each successful write (NotApplied when it is not as
+	// asked). ReadRPS paces reads per region as RPS paces writes, on a
+	// limiter of their own; 0 means unlimited.
+	Plan, SkipUnchanged, Verify bool
+	ReadRPS                     float64
+
 	Log   *slog.Logger // attempts at debug, halts and slow-downs at info; nil logs nothing
 	Shard Shard        // run only this shard's rows; the zero value runs every row
 	// OnResult, when set, sees each row's Result as it finishes, after the
@@ -65,7 +74,7 @@ type Config struct {
 
 // CallStat is one call to the service, as metrics count it.
 type CallStat struct {
-	Op        string        // OpWrite
+	Op        string        // OpWrite or OpRead
 	Region    string        // where the call went
 	Duration  time.Duration // from sending to the answer or the error
 	Throttled bool          // the service refused it for rate
@@ -73,8 +82,12 @@ type CallStat struct {
 	Limit     float64       // the region's rate after the call, in calls a second; 0 when unlimited
 }
 
-// OpWrite is the op of a call that changes a user's settings.
-const OpWrite = "write"
+// The ops of calls: one that changes a user's settings, and one that
+// reads them.
+const (
+	OpWrite = "write"
+	OpRead  = "read"
+)
 
 func (c Config) withDefaults() Config {
 	if c.Workers < 0 {

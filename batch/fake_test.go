@@ -18,6 +18,8 @@ import (
 type fakeClient struct {
 	SetUserMFAPreferenceFn      setMFAFunc
 	AdminSetUserMFAPreferenceFn adminSetMFAFunc
+	GetUserFn                   getUserFunc
+	AdminGetUserFn              adminGetUserFunc
 
 	mu  sync.Mutex
 	log []fakeCall
@@ -26,6 +28,10 @@ type fakeClient struct {
 type setMFAFunc = func(context.Context, *cip.SetUserMFAPreferenceInput, ...func(*cip.Options)) (*cip.SetUserMFAPreferenceOutput, error)
 
 type adminSetMFAFunc = func(context.Context, *cip.AdminSetUserMFAPreferenceInput, ...func(*cip.Options)) (*cip.AdminSetUserMFAPreferenceOutput, error)
+
+type getUserFunc = func(context.Context, *cip.GetUserInput, ...func(*cip.Options)) (*cip.GetUserOutput, error)
+
+type adminGetUserFunc = func(context.Context, *cip.AdminGetUserInput, ...func(*cip.Options)) (*cip.AdminGetUserOutput, error)
 
 // fakeCall is one entry of a fakeClient's log.
 type fakeCall struct {
@@ -45,6 +51,16 @@ func (f *fakeClient) SetUserMFAPreference(ctx context.Context, in *cip.SetUserMF
 func (f *fakeClient) AdminSetUserMFAPreference(ctx context.Context, in *cip.AdminSetUserMFAPreferenceInput, optFns ...func(*cip.Options)) (*cip.AdminSetUserMFAPreferenceOutput, error) {
 	c := fakeCall{Op: "AdminSetUserMFAPreference", User: aws.ToString(in.UserPoolId) + "/" + aws.ToString(in.Username)}
 	return answer(ctx, f, c, f.AdminSetUserMFAPreferenceFn, in, optFns)
+}
+
+func (f *fakeClient) GetUser(ctx context.Context, in *cip.GetUserInput, optFns ...func(*cip.Options)) (*cip.GetUserOutput, error) {
+	c := fakeCall{Op: "GetUser", Token: batch.Fingerprint(batch.Token(aws.ToString(in.AccessToken)))}
+	return answer(ctx, f, c, f.GetUserFn, in, optFns)
+}
+
+func (f *fakeClient) AdminGetUser(ctx context.Context, in *cip.AdminGetUserInput, optFns ...func(*cip.Options)) (*cip.AdminGetUserOutput, error) {
+	c := fakeCall{Op: "AdminGetUser", User: aws.ToString(in.UserPoolId) + "/" + aws.ToString(in.Username)}
+	return answer(ctx, f, c, f.AdminGetUserFn, in, optFns)
 }
 
 // answer logs c, then answers the call with fn, or with an empty output

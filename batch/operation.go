@@ -14,6 +14,8 @@ import (
 type Client interface {
 	SetUserMFAPreference(ctx context.Context, params *cip.SetUserMFAPreferenceInput, optFns ...func(*cip.Options)) (*cip.SetUserMFAPreferenceOutput, error)
 	AdminSetUserMFAPreference(ctx context.Context, params *cip.AdminSetUserMFAPreferenceInput, optFns ...func(*cip.Options)) (*cip.AdminSetUserMFAPreferenceOutput, error)
+	GetUser(ctx context.Context, params *cip.GetUserInput, optFns ...func(*cip.Options)) (*cip.GetUserOutput, error)
+	AdminGetUser(ctx context.Context, params *cip.AdminGetUserInput, optFns ...func(*cip.Options)) (*cip.AdminGetUserOutput, error)
 }
 
 // A call sends a row's request once and returns the answer's metadata.

@@ -18,10 +18,11 @@ const (
 	StatusSkipped      Status = "skipped"
 	StatusDryRun       Status = "dry_run"
 	StatusNotAttempted Status = "not_attempted"
+	StatusPlanned      Status = "planned" // --plan: the state was read and nothing written
 )
 
 // Statuses lists every Status in the order summaries show them.
-var Statuses = []Status{StatusSucceeded, StatusFailed, StatusInvalid, StatusSkipped, StatusDryRun, StatusNotAttempted}
+var Statuses = []Status{StatusSucceeded, StatusFailed, StatusInvalid, StatusSkipped, StatusDryRun, StatusPlanned, StatusNotAttempted}
 
 // The tool's own error codes. Errors from the service keep the service's
 // exception name.
@@ -42,11 +43,19 @@ const (
 	CodeAlreadySucceeded    = "AlreadySucceeded"
 	CodeRegionMismatch      = "RegionMismatch"
 	CodeUserNotInPool       = "UserNotInPool"
+	CodeUnchanged           = "Unchanged"  // --skip-unchanged: the user is already as asked
+	CodeNotApplied          = "NotApplied" // --verify: the state read back is not as asked
 
 	// CodeTimeout and CodeConnectionError name failures that never reached
 	// an answer from the service.
 	CodeTimeout         = "Timeout"
 	CodeConnectionError = "ConnectionError"
+)
+
+// A row's Action.
+const (
+	ActionChange = "change"
+	ActionNone   = "none"
 )
 
 // RowError is a problem with one row. Its message never holds a token.
@@ -81,6 +90,12 @@ type Result struct {
 	// Request is the JSON body sent, or that a dry run would send, with the
 	// token replaced by <redacted:TokenSHA256>.
 	Request string
+	// Action is what the row's write does to the user, when the state was
+	// read before it: ActionChange or ActionNone.
+	Action string
+	// Before is the user's state read before any write, After the state
+	// read back after it (--verify) or, unread, the state asked for.
+	Before, After State
 
 	throttled int // calls the service throttled
 }

@@ -18,7 +18,7 @@ import (
 var Columns = []string{
 	"row", "id", "username", "sub", "region", "user_pool_id", "token_sha256", "status",
 	"error_code", "error_message", "attempts", "http_status", "request_id",
-	"started_at", "duration_ms", "request",
+	"started_at", "duration_ms", "request", "action", "before", "after",
 }
 
 // jsonRecord is a report row as a JSON object; request is embedded as an
@@ -40,6 +40,9 @@ type jsonRecord struct {
 	StartedAt    string          `json:"started_at"`
 	DurationMS   int64           `json:"duration_ms"`
 	Request      json.RawMessage `json:"request"`
+	Action       string          `json:"action"`
+	Before       string          `json:"before"`
+	After        string          `json:"after"`
 }
 
 func startedAt(r batch.Result) string {
@@ -108,7 +111,8 @@ func (c *CSV) Write(r batch.Result) error {
 	c.cells = append(c.cells[:0],
 		strconv.Itoa(r.Row), r.ID, r.Username, r.Sub, r.Region, r.UserPoolID, r.TokenSHA256, string(r.Status),
 		r.ErrorCode, r.ErrorMessage, strconv.Itoa(r.Attempts), httpStatus, r.RequestID,
-		startedAt(r), strconv.FormatInt(r.Duration.Milliseconds(), 10), r.Request)
+		startedAt(r), strconv.FormatInt(r.Duration.Milliseconds(), 10), r.Request,
+		r.Action, r.Before.String(), r.After.String())
 	for i, cell := range c.cells {
 		c.cells[i] = escape(cell)
 	}
@@ -174,6 +178,7 @@ func (j *JSONL) Write(r batch.Result) error {
 		TokenSHA256: r.TokenSHA256, Status: string(r.Status), ErrorCode: r.ErrorCode,
 		ErrorMessage: r.ErrorMessage, Attempts: r.Attempts, RequestID: r.RequestID,
 		StartedAt: startedAt(r), DurationMS: r.Duration.Milliseconds(),
+		Action: r.Action, Before: r.Before.String(), After: r.After.String(),
 	}
 	if r.HTTPStatus != 0 {
 		rec.HTTPStatus = &r.HTTPStatus

@@ -22,9 +22,17 @@ func results() []batch.Result {
 	body := func(fp string) string {
 		return `{"AccessToken":"<redacted:` + fp + `>","SMSMfaSettings":{"Enabled":false,"PreferredMfa":false}}`
 	}
+	state := func(s string) batch.State {
+		st, err := batch.ParseState(s)
+		if err != nil {
+			panic(err)
+		}
+		return st
+	}
 	return []batch.Result{
 		{Row: 2, ID: "bob@example.com", Username: "bob", Sub: "sub-bob", Region: "eu-west-1", UserPoolID: "eu-west-1_Bob", TokenSHA256: "00112233aabbccdd",
-			Status: batch.StatusSucceeded, Attempts: 3, HTTPStatus: 200, RequestID: "req-2", StartedAt: at, Duration: 1530 * time.Millisecond, Request: body("00112233aabbccdd")},
+			Status: batch.StatusSucceeded, Attempts: 3, HTTPStatus: 200, RequestID: "req-2", StartedAt: at, Duration: 1530 * time.Millisecond, Request: body("00112233aabbccdd"),
+			Action: batch.ActionChange, Before: state("sms*,totp"), After: state("totp")},
 		{Row: 1, ID: `alice, "the admin"` + "\n", Username: "alice", Sub: "sub-alice", Region: "us-east-1", UserPoolID: "us-east-1_AbC123", TokenSHA256: "ffeeddccbbaa9988",
 			Status: batch.StatusFailed, ErrorCode: "NotAuthorizedException", ErrorMessage: "Access Token has been revoked",
 			Attempts: 1, HTTPStatus: 400, RequestID: "req-1", StartedAt: at, Duration: 42 * time.Millisecond, Request: body("ffeeddccbbaa9988")},
@@ -96,7 +104,7 @@ func TestCSVFormulaCells(t *testing.T) {
 	escaped := map[string]bool{"=1+1": true, "+15551234567": true, "-2": true, "@SUM(A1)": true, "\tx": true, "\rx": true, "'=x": true, "''+x": true}
 	for _, v := range values {
 		r := batch.Result{Row: 1, ID: v, Username: v, Sub: v, Region: v, UserPoolID: v, TokenSHA256: v, Status: batch.Status(v),
-			ErrorCode: v, ErrorMessage: v, RequestID: v, Request: v}
+			ErrorCode: v, ErrorMessage: v, RequestID: v, Request: v, Action: v}
 		var b bytes.Buffer
 		w, err := report.NewCSV(&b)
 		if err != nil {
@@ -114,7 +122,7 @@ func TestCSVFormulaCells(t *testing.T) {
 		}
 		for i, col := range report.Columns {
 			switch col {
-			case "row", "attempts", "http_status", "started_at", "duration_ms":
+			case "row", "attempts", "http_status", "started_at", "duration_ms", "before", "after":
 				continue
 			}
 			cell := recs[1][i]
@@ -137,7 +145,7 @@ func TestCSVHeaderAlone(t *testing.T) {
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	want := "row,id,username,sub,region,user_pool_id,token_sha256,status,error_code,error_message,attempts,http_status,request_id,started_at,duration_ms,request\n"
+	want := "row,id,username,sub,region,user_pool_id,token_sha256,status,error_code,error_message,attempts,http_status,request_id,started_at,duration_ms,request,action,before,after\n"
 	if b.String() != want {
 		t.Errorf("got %q, want %q", b.String(), want)
 	}
