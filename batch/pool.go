@@ -29,8 +29,8 @@ const (
 type pool struct {
 	auto   bool
 	rps    float64
-	perRow int // calls a row makes, one after another
-	slots chan struct{} // a slot for each row that may be in flight now
+	perRow int           // calls a row makes, one after another
+	slots  chan struct{} // a slot for each row that may be in flight now
 
 	mu      sync.Mutex
 	size    int

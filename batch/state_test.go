@@ -34,7 +34,7 @@ func TestStateString(t *testing.T) {
 		{[]string{"EMAIL_OTP"}, nil, "email"},
 		{[]string{"SMS_MFA", "EMAIL_OTP", "SOFTWARE_TOKEN_MFA"}, pref("EMAIL_OTP"), "sms,totp,email*"},
 		{[]string{"WEB_AUTHN", "SMS_MFA"}, pref("WEB_AUTHN"), "sms"}, // names this tool does not know are left out
-		{nil, pref("SMS_MFA"), "sms*"},                                // as the hosted UI can leave it
+		{nil, pref("SMS_MFA"), "sms*"},                               // as the hosted UI can leave it
 	} {
 		st := batch.StateOf(c.list, c.preferred)
 		if got := st.String(); got != c.want {
