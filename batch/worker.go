@@ -160,8 +160,8 @@ func (w *worker) logAttempt(j *job, s step, attempt int, sent time.Time, md midd
 	if class != nil {
 		code, status, requestID = class.Code, class.HTTPStatus, class.RequestID
 	}
-	w.cfg.Log.Debug("attempt", "op", s.op, "row", j.res.Row, "id", j.res.ID, "token_sha256", j.res.TokenSHA256,
-		"region", j.res.Region, "attempt", attempt, "http_status", status, "error_code", code,
+	w.cfg.Log.Debug("attempt", "row", j.res.Row, "id", j.res.ID, "token_sha256", j.res.TokenSHA256,
+		"region", j.res.Region, "op", s.op, "attempt", attempt, "http_status", status, "error_code", code,
 		"latency_ms", w.cfg.Now().Sub(sent).Milliseconds(), "request_id", requestID)
 }
 
