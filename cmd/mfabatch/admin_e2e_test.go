@@ -7,7 +7,6 @@ package main_test
 
 import (
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -196,18 +195,11 @@ var adminManifestHeader = []string{
 
 func writeAdminManifest(t *testing.T, dir, poolID string, rows []adminRow) string {
 	t.Helper()
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	w.Write(adminManifestHeader)
-	for _, r := range rows {
-		w.Write(append([]string{r.id, r.username, poolID}, r.cells[:]...))
+	recs := make([][]string, len(rows))
+	for i, r := range rows {
+		recs[i] = append([]string{r.id, r.username, poolID}, r.cells[:]...)
 	}
-	w.Flush()
-	path := filepath.Join(dir, "admin.csv")
-	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return writeCSV(t, dir, "admin.csv", adminManifestHeader, recs)
 }
 
 // phase is which run a report comes from.

@@ -338,13 +338,21 @@ var manifestHeader = []string{
 
 func writeManifest(t *testing.T, dir, name string, rows []mrow) string {
 	t.Helper()
+	recs := make([][]string, len(rows))
+	for i, r := range rows {
+		recs[i] = append([]string{r.token, r.id}, r.cells[:]...)
+	}
+	return writeCSV(t, dir, name, manifestHeader, recs)
+}
+
+// writeCSV writes header and records as a CSV file in dir, readable by
+// its owner only, and returns its path.
+func writeCSV(t *testing.T, dir, name string, header []string, records [][]string) string {
+	t.Helper()
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	w.Write(manifestHeader)
-	for _, r := range rows {
-		w.Write(append([]string{r.token, r.id}, r.cells[:]...))
-	}
-	w.Flush()
+	w.Write(header)
+	w.WriteAll(records)
 	if err := w.Error(); err != nil {
 		t.Fatal(err)
 	}
