@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -454,12 +455,25 @@ var reportColumns = []string{
 // readReport reads a CSV report into one map per row, keyed by column.
 func readReport(t *testing.T, path string) []map[string]string {
 	t.Helper()
+	header, rows := readCSV(t, path)
+	for _, name := range reportColumns {
+		if !slices.Contains(header, name) {
+			t.Fatalf("report header %q lacks column %q", header, name)
+		}
+	}
+	return rows
+}
+
+// readCSV reads a CSV file the tool wrote (mode 0600: it names users) into
+// its header and one map per row, keyed by column.
+func readCSV(t *testing.T, path string) ([]string, []map[string]string) {
+	t.Helper()
 	fi, err := os.Stat(path)
 	if err != nil {
-		t.Fatalf("no report: %v", err)
+		t.Fatalf("no file: %v", err)
 	}
 	if perm := fi.Mode().Perm(); perm != 0o600 {
-		t.Errorf("report mode %v, want 0600: it names users", perm)
+		t.Errorf("%s: mode %v, want 0600: it names users", filepath.Base(path), perm)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -468,29 +482,20 @@ func readReport(t *testing.T, path string) []map[string]string {
 	defer f.Close()
 	recs, err := csv.NewReader(f).ReadAll()
 	if err != nil {
-		t.Fatalf("report is not CSV: %v", err)
+		t.Fatalf("%s is not CSV: %v", filepath.Base(path), err)
 	}
 	if len(recs) == 0 {
-		t.Fatal("report is empty, not even a header")
-	}
-	col := map[string]int{}
-	for i, name := range recs[0] {
-		col[name] = i
-	}
-	for _, name := range reportColumns {
-		if _, ok := col[name]; !ok {
-			t.Fatalf("report header %q lacks column %q", recs[0], name)
-		}
+		t.Fatalf("%s is empty, not even a header", filepath.Base(path))
 	}
 	rows := make([]map[string]string, 0, len(recs)-1)
 	for _, rec := range recs[1:] {
 		m := map[string]string{}
-		for name, i := range col {
+		for i, name := range recs[0] {
 			m[name] = rec[i]
 		}
 		rows = append(rows, m)
 	}
-	return rows
+	return recs[0], rows
 }
 
 // checkReport checks the report has exactly one row per manifest row and
