@@ -287,25 +287,60 @@ func (s *Server) User(pool, username string) (User, bool) {
 	if p == nil || p.users[username] == nil {
 		return User{}, false
 	}
-	u := p.users[username]
+	return p.users[username].public(pool), true
+}
+
+// Users returns copies of the users of pool, in the order of their names:
+// those seeded, and those made by writes.
+func (s *Server) Users(pool string) []User {
+	st := s.users
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	p := st.pools[pool]
+	if p == nil {
+		return nil
+	}
+	users := make([]User, len(p.users))
+	for i, u := range p.byName() {
+		users[i] = u.public(pool)
+	}
+	return users
+}
+
+// public is a copy of u as a User of pool.
+func (u *user) public(pool string) User {
 	out := User{Pool: pool, Username: u.name, Attributes: map[string]string{}, Groups: slices.Clone(u.groups),
 		Status: u.status, Disabled: u.disabled, Passkey: u.mfa.passkey}
 	out.MFA, out.Preferred = u.mfa.list()
 	for _, a := range u.attrs {
 		out.Attributes[a.Name] = a.Value
 	}
-	return out, true
+	return out
 }
+
+// AddPool makes pool when it does not exist, so that ListUsers lists it
+// with no users in it.
+func (s *Server) AddPool(pool string) error { return s.makePool(pool) }
 
 // AddGroup makes group in pool, and the pool when it does not exist, so
 // that ListUsersInGroup finds it with no users in it.
 func (s *Server) AddGroup(pool, group string) error {
-	if !poolIDPattern.MatchString(pool) || group == "" {
-		return fmt.Errorf("cognitotest: group %q of pool %q: want a pool id of the form REGION_ID and a group name", group, pool)
+	if group == "" {
+		return fmt.Errorf("cognitotest: a group of pool %q with no name", pool)
+	}
+	return s.makePool(pool, group)
+}
+
+func (s *Server) makePool(pool string, groups ...string) error {
+	if !poolIDPattern.MatchString(pool) {
+		return fmt.Errorf("cognitotest: pool %q: want a pool id of the form REGION_ID", pool)
 	}
 	s.users.mu.Lock()
 	defer s.users.mu.Unlock()
-	s.users.pool(pool).groups[group] = true
+	p := s.users.pool(pool)
+	for _, g := range groups {
+		p.groups[g] = true
+	}
 	return nil
 }
 

@@ -213,6 +213,14 @@ func TestWriteMakesUser(t *testing.T) {
 	if eve.Attributes["sub"] != "sub-of-eve" || mfaOfUser(srv, testPool, "eve") != "SOFTWARE_TOKEN_MFA preferred:SOFTWARE_TOKEN_MFA" {
 		t.Errorf("eve = %+v", eve)
 	}
+	mustAdd(t, srv, User{Pool: testPool, Username: "ann"})
+	var names []string
+	for _, u := range srv.Users(testPool) {
+		names = append(names, u.Username)
+	}
+	if want := []string{"ann", "dee", "eve"}; !slices.Equal(names, want) {
+		t.Errorf("Users() = %v, want %v", names, want)
+	}
 }
 
 // A read of a user the server does not have answers one with no MFA, and
