@@ -60,10 +60,10 @@ func (st *store) list(c Call) ([]byte, *protocolError) {
 	case inGroup && !p.groups[c.Group]:
 		return nil, &protocolError{"ResourceNotFoundException", "Group not found."}
 	}
-	want := cursor{Op: c.Op, Pool: c.PoolID, Group: c.Group, Filter: deref(in.Filter)}
+	want := cursor{Pool: c.PoolID, Group: c.Group, Filter: deref(in.Filter)}
 	if c.Page != "" {
 		got, ok := st.readCursor(c.Page)
-		if !ok || got.Op != want.Op || got.Pool != want.Pool || got.Group != want.Group || got.Filter != want.Filter {
+		if !ok || got.Pool != want.Pool || got.Group != want.Group || got.Filter != want.Filter {
 			return nil, errBadPage
 		}
 		want.After = got.After
@@ -131,10 +131,11 @@ func listed(u *user, names []string) listedUser {
 	return out
 }
 
-// cursor is what a pagination token holds: the listing it belongs to,
-// and the name of the last user it gave.
+// cursor is what a pagination token holds: the listing it belongs to
+// (ListUsers has no group, ListUsersInGroup no filter), and the name of
+// the last user it gave.
 type cursor struct {
-	Op, Pool, Group, Filter, After string
+	Pool, Group, Filter, After string
 }
 
 // macSize is how much of the HMAC a token carries.

@@ -2,6 +2,7 @@ package cognitotest
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"reflect"
 	"slices"
@@ -242,9 +243,13 @@ func TestListUsersRefused(t *testing.T) {
 	token := *first.PaginationToken
 	tampered := []byte(token)
 	tampered[len(tampered)/2] ^= 1
+	// A token made by another than the server: well-formed, but not signed
+	// with its key.
+	forged := base64.RawURLEncoding.EncodeToString(append(marshal(cursor{Pool: testPool, Filter: `email ^= ""`, After: "aaa"}), make([]byte, macSize)...))
 	for name, in := range map[string]cip.ListUsersInput{
 		"garbage":        {PaginationToken: aws.String("not a token"), Filter: aws.String(`email ^= ""`)},
 		"tampered":       {PaginationToken: aws.String(string(tampered)), Filter: aws.String(`email ^= ""`)},
+		"forged":         {PaginationToken: aws.String(forged), Filter: aws.String(`email ^= ""`)},
 		"another filter": {PaginationToken: aws.String(token)},
 		"another pool":   {PaginationToken: aws.String(token), Filter: aws.String(`email ^= ""`), UserPoolId: aws.String("us-east-1_Other1")},
 	} {

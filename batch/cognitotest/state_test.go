@@ -3,7 +3,10 @@ package cognitotest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"maps"
+	"net"
 	"reflect"
 	"runtime"
 	"slices"
@@ -77,6 +80,12 @@ func TestTokenWriteAdminRead(t *testing.T) {
 	}
 	if admin.UserStatus != types.UserStatusTypeConfirmed || !admin.Enabled || admin.UserCreateDate == nil {
 		t.Errorf("AdminGetUser: status %s, enabled %v, created %v; want a confirmed, enabled user", admin.UserStatus, admin.Enabled, admin.UserCreateDate)
+	}
+	// GetUser's answer has GetUser's members alone.
+	_, body := rawCall(t, srv, "GetUser", `{"AccessToken":"`+token+`"}`)
+	keys := slices.Sorted(maps.Keys(body))
+	if want := []string{"PreferredMfaSetting", "UserAttributes", "UserMFASettingList", "Username"}; !slices.Equal(keys, want) {
+		t.Errorf("GetUser answered %v, want %v", keys, want)
 	}
 }
 
@@ -405,4 +414,64 @@ func TestGeneratedUsers(t *testing.T) {
 	if !ok || last.Attributes["email"] != "user100000@example.com" {
 		t.Errorf("user100000 = %+v, %v", last, ok)
 	}
+}
+
+// BenchmarkAddUsers measures seeding a pool of 100,000 users, as an
+// export benchmark does, and the memory they hold (measured on the first
+// server, while no other holds any).
+func BenchmarkAddUsers(b *testing.B) {
+	const n = 100_000
+	perUser := 0.0
+	for b.Loop() {
+		var before, after runtime.MemStats
+		srv := NewServer(nil)
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		if err := srv.AddUsers(Generated(testPool, n)); err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if perUser == 0 {
+			perUser = (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / n
+		}
+		srv.Close()
+	}
+	b.ReportMetric(perUser, "B/user")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/user")
+}
+
+// BenchmarkListUsers lists a pool of 100,000 users through the SDK, 60 a
+// page, to show the server's share of an export benchmark is small. A
+// page whose answer the client's own connection cut short (net.ErrClosed:
+// aws/aws-sdk-go-v2#2737, which the SDK's standard retryer retries) is
+// asked again, and counted.
+func BenchmarkListUsers(b *testing.B) {
+	srv := NewServer(nil)
+	defer srv.Close()
+	srv.KeepCalls(false)
+	if err := srv.AddUsers(Generated(testPool, 100_000)); err != nil {
+		b.Fatal(err)
+	}
+	c := newAdminClient(srv, "us-east-1", TestCredentials)
+	pages, cut := 0, 0
+	for b.Loop() {
+		in := &cip.ListUsersInput{UserPoolId: aws.String(testPool)}
+		for {
+			out, err := c.ListUsers(context.Background(), in)
+			if errors.Is(err, net.ErrClosed) {
+				cut++
+				continue
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			pages++
+			if in.PaginationToken = out.PaginationToken; in.PaginationToken == nil {
+				break
+			}
+		}
+	}
+	b.ReportMetric(float64(pages)/b.Elapsed().Seconds(), "pages/s")
+	b.ReportMetric(float64(cut)/float64(b.N), "cut/op")
 }
