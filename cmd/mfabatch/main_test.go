@@ -877,7 +877,7 @@ var reportColumns = []string{
 	"started_at", "duration_ms", "request", "action", "before", "after",
 }
 
-var statuses = []string{"succeeded", "failed", "invalid", "skipped", "dry_run", "not_attempted"}
+var statuses = []string{"succeeded", "failed", "invalid", "skipped", "dry_run", "not_attempted", "planned"}
 
 // readReport reads a CSV or JSON Lines report into one map per row, every
 // value as text: "" for an empty cell or a JSON null, and a JSON request
