@@ -52,14 +52,25 @@ func listNames(t *testing.T, c *cip.Client, filter string, limit int32) ([][]str
 		in.Filter = aws.String(filter)
 	}
 	p := cip.NewListUsersPaginator(c, in)
-	var pages [][]string
-	for p.HasMorePages() {
+	return pageNames(p.HasMorePages, func() ([]types.UserType, error) {
 		out, err := p.NextPage(context.Background())
+		if err != nil {
+			return nil, err
+		}
+		return out.Users, nil
+	})
+}
+
+// pageNames collects the user names of each page a paginator gives.
+func pageNames(more func() bool, next func() ([]types.UserType, error)) ([][]string, error) {
+	var pages [][]string
+	for more() {
+		users, err := next()
 		if err != nil {
 			return pages, err
 		}
 		var names []string
-		for _, u := range out.Users {
+		for _, u := range users {
 			names = append(names, aws.ToString(u.Username))
 		}
 		pages = append(pages, names)
@@ -105,7 +116,7 @@ func TestListUsersShape(t *testing.T) {
 	srv := NewServer(nil)
 	defer srv.Close()
 	listPool(t, srv)
-	_, body := rawCall(t, srv, "ListUsers", `{"UserPoolId":"`+testPool+`","Filter":"username = \"cal\""}`)
+	body := rawCall(t, srv, "ListUsers", `{"UserPoolId":"`+testPool+`","Filter":"username = \"cal\""}`)
 	users := body["Users"].([]any)
 	if len(users) != 1 || body["PaginationToken"] != nil {
 		t.Fatalf("answer %v, want cal alone and no token", body)
@@ -304,19 +315,13 @@ func TestListUsersInGroup(t *testing.T) {
 	c := newAdminClient(srv, "us-east-1", TestCredentials)
 	group := func(name string, limit int32) ([][]string, error) {
 		p := cip.NewListUsersInGroupPaginator(c, &cip.ListUsersInGroupInput{UserPoolId: aws.String(testPool), GroupName: aws.String(name), Limit: aws.Int32(limit)})
-		var pages [][]string
-		for p.HasMorePages() {
+		return pageNames(p.HasMorePages, func() ([]types.UserType, error) {
 			out, err := p.NextPage(context.Background())
 			if err != nil {
-				return pages, err
+				return nil, err
 			}
-			var names []string
-			for _, u := range out.Users {
-				names = append(names, aws.ToString(u.Username))
-			}
-			pages = append(pages, names)
-		}
-		return pages, nil
+			return out.Users, nil
+		})
 	}
 	pages, err := group("staff", 2)
 	if want := [][]string{{"abe", "ann"}, {"cal", "eli"}}; err != nil || !reflect.DeepEqual(pages, want) {
@@ -337,7 +342,7 @@ func TestListUsersInGroup(t *testing.T) {
 		t.Errorf("Limit 61: %v", err)
 	}
 	// The body says NextToken, as the service's does, and no PaginationToken.
-	_, body := rawCall(t, srv, "ListUsersInGroup", `{"UserPoolId":"`+testPool+`","GroupName":"staff","Limit":1}`)
+	body := rawCall(t, srv, "ListUsersInGroup", `{"UserPoolId":"`+testPool+`","GroupName":"staff","Limit":1}`)
 	if _, ok := body["NextToken"].(string); !ok || body["PaginationToken"] != nil {
 		t.Errorf("answer %v", body)
 	}

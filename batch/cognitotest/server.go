@@ -116,8 +116,9 @@ type Call struct {
 }
 
 // user is what Attempt counts calls by: the token, or the pool and user
-// name of an admin call, or the page of a listing; for the writes alone,
-// since calls of other operations are counted apart, the operation too.
+// name of an admin call, or the page of a listing, and the operation but
+// for the writes (whose key is kept as it was, so that Mix decides them
+// as it always has).
 func (c Call) user() string {
 	var u string
 	switch {
@@ -174,8 +175,8 @@ type Server struct {
 }
 
 // NewServer starts a server that answers each well-formed call as decide
-// says; a nil decide answers every call with success, as the server's
-// users are (see AddUser). Requests the service itself would reject (wrong
+// says; a call decide lets through (all of them, when decide is nil) is
+// answered from the server's users (see User). Requests the service itself would reject (wrong
 // method, content type or target, malformed JSON, no AccessToken, no
 // Username or UserPoolId, a Limit out of range, an admin call not signed
 // by trusted credentials for the pool's region) get the service's HTTP

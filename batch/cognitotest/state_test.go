@@ -82,7 +82,7 @@ func TestTokenWriteAdminRead(t *testing.T) {
 		t.Errorf("AdminGetUser: status %s, enabled %v, created %v; want a confirmed, enabled user", admin.UserStatus, admin.Enabled, admin.UserCreateDate)
 	}
 	// GetUser's answer has GetUser's members alone.
-	_, body := rawCall(t, srv, "GetUser", `{"AccessToken":"`+token+`"}`)
+	body := rawCall(t, srv, "GetUser", `{"AccessToken":"`+token+`"}`)
 	keys := slices.Sorted(maps.Keys(body))
 	if want := []string{"PreferredMfaSetting", "UserAttributes", "UserMFASettingList", "Username"}; !slices.Equal(keys, want) {
 		t.Errorf("GetUser answered %v, want %v", keys, want)
@@ -108,7 +108,7 @@ func TestAdminGetUserSeeded(t *testing.T) {
 		!slices.Equal(out.UserMFASettingList, []string{"SMS_MFA", "EMAIL_OTP"}) || aws.ToString(out.PreferredMfaSetting) != "EMAIL_OTP" {
 		t.Errorf("bob = %v %s enabled %v %v %v", out.UserAttributes, out.UserStatus, out.Enabled, out.UserMFASettingList, aws.ToString(out.PreferredMfaSetting))
 	}
-	_, body := rawCall(t, srv, "AdminGetUser", `{"UserPoolId":"`+testPool+`","Username":"carol"}`)
+	body := rawCall(t, srv, "AdminGetUser", `{"UserPoolId":"`+testPool+`","Username":"carol"}`)
 	for _, key := range []string{"UserMFASettingList", "PreferredMfaSetting"} {
 		if _, ok := body[key]; ok {
 			t.Errorf("carol, with no MFA, answered with %s: %v", key, body)
@@ -120,8 +120,8 @@ func TestAdminGetUserSeeded(t *testing.T) {
 }
 
 // rawCall sends op with body, signed with TestCredentials, and returns
-// the answer's status and JSON object.
-func rawCall(t *testing.T, srv *Server, op, body string) (int, map[string]any) {
+// the JSON object of its answer, which must be a success.
+func rawCall(t *testing.T, srv *Server, op, body string) map[string]any {
 	t.Helper()
 	resp, err := srv.Client().Do(signedOp(t, srv, op, body, time.Now(), "cognito-idp"))
 	if err != nil {
@@ -133,10 +133,10 @@ func rawCall(t *testing.T, srv *Server, op, body string) (int, map[string]any) {
 		t.Fatal(err)
 	}
 	var out map[string]any
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatalf("%s: %d %s: %v", op, resp.StatusCode, b, err)
+	if err := json.Unmarshal(b, &out); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%s: %d %s (%v)", op, resp.StatusCode, b, err)
 	}
-	return resp.StatusCode, out
+	return out
 }
 
 // adminSet is AdminSetUserMFAPreference for username in testPool with

@@ -1098,18 +1098,7 @@ func cmdCalls(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || err != nil || len(args) != 1 {
 		ts.Fatalf("usage: calls [-op OPS] [-bodies|-arrival|-signed|-byop] N|MIN-MAX")
 	}
-	switch {
-	case ops == nil && show == "-byop":
-		ops = opGroups["all"]
-	case ops == nil:
-		// Writes alone, and nothing else uncounted: a run's every call is
-		// accounted for.
-		ops = opGroups["writes"]
-		if other := s.fresh(func(op string) bool { return !slices.Contains(ops, op) }); len(other) > 0 {
-			ts.Fatalf("call %d is %q, not a write: count it with calls -op first", other[0].N, other[0].Op)
-		}
-	}
-	calls := s.take(ops)
+	calls := s.take(s.countedOps(ts, ops, show))
 	mixed := slices.ContainsFunc(calls, func(c cognitotest.Call) bool { return c.Op != calls[0].Op })
 	count := map[string]int{}
 	for _, c := range calls {

@@ -85,6 +85,23 @@ func callsArgs(ts *testscript.TestScript, args []string) (ops []string, show str
 	return ops, show, args
 }
 
+// countedOps are the operations the calls command counts: those it names,
+// else every one for -byop, else the writes, when no other call is left
+// uncounted (so that a run's every call is accounted for).
+func (s *script) countedOps(ts *testscript.TestScript, ops []string, show string) []string {
+	switch {
+	case ops != nil:
+		return ops
+	case show == "-byop":
+		return opGroups["all"]
+	}
+	writes := opGroups["writes"]
+	if other := s.fresh(func(op string) bool { return !slices.Contains(writes, op) }); len(other) > 0 {
+		ts.Fatalf("call %d is %q, not a write: count it with calls -op first", other[0].N, other[0].Op)
+	}
+	return writes
+}
+
 // failing is a fail command's fault: the next n calls of ops get it.
 type failing struct {
 	ops   []string
