@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -40,12 +41,29 @@ type stats struct {
 	MaxIn1s     int           `json:"max_in_1s"`    // busiest one-second window
 	FirstSecond int           `json:"first_second"` // calls within a second of the first
 
+	// ByCategory is the same of each quota category's calls alone
+	// (cognitotest.UserUpdate, UserRead, UserList), for runs that read.
+	ByCategory map[string]callStats `json:"by_category,omitempty"`
+
 	// With a shared quota (see sharedQuota): what production and the
 	// tool got while production ran.
 	Production *cognitotest.Traffic `json:"production,omitempty"`
 	Tool       *cognitotest.Traffic `json:"tool,omitempty"`
 	Window     time.Duration        `json:"window,omitempty"` // production's time: q.For, or more on a busy machine
 }
+
+// callStats is what the server saw of some of its calls.
+type callStats struct {
+	Calls   int           `json:"calls"`
+	Span    time.Duration `json:"span"`      // first arrival to last
+	MaxIn1s int           `json:"max_in_1s"` // busiest one-second window
+}
+
+// rate is the calls a second a limiter held, burst calls aside: after
+// the first burst calls, which may arrive together, a limiter spaces calls
+// evenly, so (calls − burst) / span is its rate, where calls / span would
+// overstate it by a call.
+func (c callStats) rate(burst int) float64 { return float64(c.Calls-burst) / c.Span.Seconds() }
 
 // sharedQuota is a quota that the tool shares with the account's
 // production traffic, which the fake server makes itself.
@@ -59,6 +77,12 @@ type sharedQuota struct {
 // after delay.
 func startFake(delay time.Duration) (*fake, error) {
 	return startFakeArgs("-delay", delay.String())
+}
+
+// startSeededFake starts a fake Cognito that answers after delay, with
+// users users in benchPool (cognitotest.Generated's), for export and plan.
+func startSeededFake(delay time.Duration, users int) (*fake, error) {
+	return startFakeArgs("-delay", delay.String(), "-users", strconv.Itoa(users))
 }
 
 // startSharedFake starts a fake Cognito that answers after delay, within
@@ -128,12 +152,13 @@ func (f *fake) stop() (stats, error) {
 	return st, nil
 }
 
-// serve is the -serve mode: it prints the server's URL, serves until its
+// serve is the -serve mode: it adds users users to benchPool, prints the
+// server's URL, serves until its
 // standard input closes (the harness is done, or gone), then prints the
 // stats as JSON. With a shared quota (q.Grant > 0) it also makes
 // production's traffic, from the tool's first call, and prints "over"
 // when production stops, before the stats.
-func serve(delay time.Duration, q sharedQuota) int {
+func serve(delay time.Duration, q sharedQuota, users int) int {
 	var decide func(cognitotest.Call) cognitotest.Reply
 	var shared *sharedRun
 	switch {
@@ -144,6 +169,10 @@ func serve(delay time.Duration, q sharedQuota) int {
 		decide = func(cognitotest.Call) cognitotest.Reply { return cognitotest.Reply{Delay: delay} }
 	}
 	srv := cognitotest.NewServer(decide)
+	if err := srv.AddUsers(cognitotest.Generated(benchPool, users)); err != nil {
+		fmt.Fprintln(os.Stderr, "benchtable -serve:", err)
+		return 1
+	}
 	fmt.Println(srv.URL)
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	srv.Close()
@@ -230,16 +259,33 @@ func statsOf(srv *cognitotest.Server) stats {
 	if len(calls) == 0 {
 		return stats{}
 	}
-	first := calls[0].At
-	st := stats{
-		Calls:   len(calls),
-		Span:    calls[len(calls)-1].At.Sub(first),
-		MaxIn1s: srv.MaxInWindow(time.Second),
+	all := make([]time.Time, len(calls))
+	byCategory := map[string][]time.Time{}
+	for i, c := range calls {
+		all[i] = c.At
+		cat := cognitotest.Category(c.Op)
+		byCategory[cat] = append(byCategory[cat], c.At)
 	}
-	for _, c := range calls {
-		if c.At.Sub(first) < time.Second {
+	st := stats{ByCategory: map[string]callStats{}}
+	whole := statsOfTimes(all)
+	st.Calls, st.Span, st.MaxIn1s = whole.Calls, whole.Span, whole.MaxIn1s
+	for _, at := range all {
+		if at.Sub(all[0]) < time.Second {
 			st.FirstSecond++
 		}
 	}
+	for cat, times := range byCategory {
+		st.ByCategory[cat] = statsOfTimes(times)
+	}
 	return st
+}
+
+// statsOfTimes is what the server saw of calls that arrived at times, in
+// ascending order.
+func statsOfTimes(times []time.Time) callStats {
+	return callStats{
+		Calls:   len(times),
+		Span:    times[len(times)-1].Sub(times[0]),
+		MaxIn1s: cognitotest.MaxInWindow(times, time.Second),
+	}
 }

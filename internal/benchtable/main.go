@@ -62,10 +62,11 @@ var measures = []struct {
 	{"idle", (*bench).idle},
 	{"s3", (*bench).s3RoundTrip},
 	{"admin", (*bench).adminMode},
+	{"plan", (*bench).plan},
 }
 
 func main() {
-	only := flag.String("only", "", "comma-separated measures to run: overhead, rate, memory, yaml, startup, peer, shared, idle, s3, admin (default: all)")
+	only := flag.String("only", "", "comma-separated measures to run: overhead, rate, memory, yaml, startup, peer, shared, idle, s3, admin, plan (default: all)")
 	bin := flag.String("bin", "", "mfabatch binary to measure (default: build ./cmd/mfabatch)")
 	keep := flag.Bool("keep", false, "keep the scratch directory with its manifests and reports")
 	serveMode := flag.Bool("serve", false, "internal: serve a fake Cognito for the harness (see fake.go)")
@@ -74,9 +75,10 @@ func main() {
 	flag.Float64Var(&q.Grant, "grant", 0, "internal: with -serve, a quota of this many calls a second shared with production")
 	flag.Float64Var(&q.Production, "production", 0, "internal: with -grant, production's calls a second")
 	flag.DurationVar(&q.For, "for", 0, "internal: with -grant, how long production runs")
+	users := flag.Int("users", 0, "internal: with -serve, how many users the pool "+benchPool+" holds")
 	flag.Parse()
 	if *serveMode {
-		os.Exit(serve(*delay, q))
+		os.Exit(serve(*delay, q, *users))
 	}
 	os.Exit(run(*only, *bin, *keep))
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mfabatch/mfabatch/batch/cognitotest"
@@ -98,17 +99,27 @@ func (b *bench) rate() []row {
 }
 
 func (b *bench) rateAt(rps int) []row {
+	name := b.mode(fmt.Sprintf("rate: --rps %d, 50 ms latency, %d s", rps, pacedSeconds))
+	return b.paced(name, fmt.Sprintf("rate%d", rps), "--rps", rps)
+}
+
+// pacedSeconds is how long a paced run lasts.
+const pacedSeconds = 10
+
+// paced runs rows for pacedSeconds at a rate of rps set by rateFlag
+// (--rps, or --read-rps for a run that only reads), burst 1, with 50 ms
+// latency, and checks the rate the server saw: reached, and not exceeded
+// in any second.
+func (b *bench) paced(name, file, rateFlag string, rps int, flags ...string) []row {
 	const burst = 1
 	const latency = 50 * time.Millisecond
-	const seconds = 10
-	name := b.mode(fmt.Sprintf("rate: --rps %d, 50 ms latency, %d s", rps, seconds))
-	n := rps*seconds + burst
+	n := rps*pacedSeconds + burst
 	// The tool's debug log times every call, so the busiest second can be
 	// counted where calls leave the tool as well as where they arrive.
-	logPath := filepath.Join(b.dir, fmt.Sprintf("rate%d.log", rps))
+	logPath := filepath.Join(b.dir, file+".log")
 	defer b.remove(logPath)
-	_, st, err := b.liveLogging(logPath, fmt.Sprintf("rate%d", rps), n, latency,
-		"--rps", strconv.Itoa(rps), "--burst", strconv.Itoa(burst), "--log-level", "debug", "--log-format", "json")
+	_, st, err := b.liveLogging(logPath, file, n, latency, append(flags, rateFlag, strconv.Itoa(rps),
+		"--burst", strconv.Itoa(burst), "--log-level", "debug", "--log-format", "json")...)
 	if err != nil {
 		return []row{errorRow(name, err)}
 	}
@@ -119,19 +130,16 @@ func (b *bench) rateAt(rps int) []row {
 	if err != nil {
 		return []row{errorRow(name, err)}
 	}
-	// The first burst calls may arrive together; after them a limiter at
-	// rps spaces calls 1/rps apart. So (calls − burst) / span is the rate
-	// the limiter held, where calls / span would overstate it by one call.
-	achieved := float64(st.Calls-burst) / st.Span.Seconds()
+	achieved := callStats{Calls: st.Calls, Span: st.Span}.rate(burst)
 	ratio := achieved / float64(rps)
 	window := st.MaxIn1s
 	// The first second's count shows a slow start that the whole run's
 	// ratio would average away.
 	return []row{
-		{name + ", achieved / --rps", fmt.Sprintf("%.3f (%.2f/s over %.2f s; first second %d)", ratio, achieved, st.Span.Seconds(), st.FirstSecond),
+		{name + ", achieved / " + rateFlag, fmt.Sprintf("%.3f (%.2f/s over %.2f s; first second %d)", ratio, achieved, st.Span.Seconds(), st.FirstSecond),
 			fmt.Sprintf("≥ %.2f", minRateRatio), check(ratio >= minRateRatio)},
 		{name + ", busiest 1 s window", fmt.Sprintf("%d calls at the server, %d as sent", window, cognitotest.MaxInWindow(sent, time.Second)),
-			fmt.Sprintf("≤ %d (rps + burst)", rps+burst), check(window <= rps+burst)},
+			fmt.Sprintf("≤ %d (%s + burst)", rps+burst, strings.TrimPrefix(rateFlag, "--")), check(window <= rps+burst)},
 	}
 }
 
