@@ -102,7 +102,7 @@ type Page struct {
 
 // ExportSummary counts what an export did.
 type ExportSummary struct {
-	Users    int // rows written
+	Users    int // rows written out: flushed to the RowWriter's output
 	Pages    int // pages listed
 	Lists    int // list calls, retries included
 	Reads    int // AdminGetUser calls, retries included
@@ -225,6 +225,7 @@ type export struct {
 	mu       sync.Mutex // guards sum's call counts, from several goroutines
 	sum      *ExportSummary
 	complete bool // the writer came to the last page's end
+	written  int  // rows handed to w; sum.Users counts those flushed
 }
 
 // An item is a listed user on its way to the writer, or, with page set,
@@ -323,10 +324,9 @@ func (e *export) region(o *cip.Options) {
 // each page. It stops at the first user not read: what follows it would
 // be out of order.
 func (e *export) write(items <-chan *item) error {
-	users := 0
 	for it := range items {
 		if it.page != nil {
-			if err := e.endPage(*it.page, users); err != nil {
+			if err := e.endPage(*it.page); err != nil {
 				return err
 			}
 			continue
@@ -340,8 +340,7 @@ func (e *export) write(items <-chan *item) error {
 			if err := e.w.Write(it.row); err != nil {
 				return &OutputError{err}
 			}
-			users++
-			e.sum.Users = users
+			e.written++
 		case vanished:
 			e.sum.Vanished++
 		case failed:
@@ -357,13 +356,13 @@ func (e *export) write(items <-chan *item) error {
 }
 
 // endPage flushes a page's rows and says so.
-func (e *export) endPage(p Page, users int) error {
-	if err := e.w.Flush(); err != nil {
-		return &OutputError{err}
+func (e *export) endPage(p Page) error {
+	if err := e.flushed(nil); err != nil {
+		return err
 	}
 	e.sum.Pages++
 	e.complete = p.Last
-	p.Users = users
+	p.Users = e.written
 	if e.cfg.OnPage == nil {
 		return nil
 	}
@@ -375,8 +374,15 @@ func (e *export) endPage(p Page, users int) error {
 
 // flushed flushes the rows written, and returns err, or the flush's.
 func (e *export) flushed(err error) error {
-	if ferr := e.w.Flush(); ferr != nil && err == nil {
+	ferr := e.w.Flush()
+	if ferr == nil {
+		e.sum.Users = e.written
+	} else if err == nil {
 		err = &OutputError{ferr}
 	}
 	return err
 }
+
+// PoolRegion is the region a user pool ID begins with; "" when its
+// prefix is no region, as an emulator's may be.
+func PoolRegion(id string) string { return poolRegion(id) }

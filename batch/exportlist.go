@@ -227,7 +227,10 @@ func (e *export) count(op, who string, p *pacer, sent time.Time, attempt int, cl
 		e.sum.Lists++
 	}
 	e.mu.Unlock()
-	limit, _ := p.rate()
+	var limit float64
+	if op == OpRead {
+		limit, _ = p.rate() // the rate that paces an export: listing keeps its own, lower
+	}
 	if e.cfg.OnCall != nil {
 		e.cfg.OnCall(CallStat{Op: op, Region: e.cfg.Region, Duration: took,
 			Throttled: class != nil && class.Throttle, Retry: attempt > 1, Limit: limit})

@@ -96,10 +96,11 @@ func interrupted(ctx context.Context) bool {
 
 const usage = `usage:
   mfabatch run [flags] MANIFEST        MANIFEST is a CSV or JSON Lines file, or - for standard input
+  mfabatch export --user-pool-id ID    write an admin manifest of a pool's users and their MFA state
   mfabatch skeleton input|output|csv|jsonl|yaml-input|admin-input|admin-csv|admin-jsonl
   mfabatch version
 
-Run 'mfabatch run -h' for the flags.
+Run 'mfabatch run -h' or 'mfabatch export -h' for the flags.
 `
 
 // cli runs one command line and returns its exit code.
@@ -112,6 +113,8 @@ func cli(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "run":
 		return runCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "export":
+		return exportCmd(ctx, args[1:], stdout, stderr)
 	case "skeleton":
 		err = skeletonCmd(args[1:], stdout)
 	case "version":
