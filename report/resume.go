@@ -62,7 +62,7 @@ type doneRow struct {
 // because it had: a resumed run's report is as good as the first. A row
 // with a token fingerprint is a token row; one without, an admin row.
 func (d *Done) add(r doneRow) error {
-	if r.status != string(batch.StatusSucceeded) && !(r.status == string(batch.StatusSkipped) && r.code == batch.CodeAlreadySucceeded) {
+	if r.status != string(batch.StatusSucceeded) && !(r.status == string(batch.StatusSkipped) && (r.code == batch.CodeAlreadySucceeded || r.code == batch.CodeUnchanged)) {
 		return nil
 	}
 	if r.fp == "" {
