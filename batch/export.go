@@ -169,8 +169,8 @@ type Exporter struct {
 func (x *Exporter) Run(ctx context.Context, w RowWriter) (*ExportSummary, error) {
 	cfg := x.Config.withDefaults()
 	e := &export{cfg: cfg, client: x.Client, w: w, sum: &ExportSummary{}}
-	e.readPacer = newPacer(cfg.pace(cfg.ReadRPS), cfg.Region)
-	e.listPacer = newPacer(cfg.pace(cfg.ListRPS), cfg.Region)
+	e.readPacer = newPacer(cfg.pace(cfg.ReadRPS), cfg.Region+" (reads)")
+	e.listPacer = newPacer(cfg.pace(cfg.ListRPS), cfg.Region+" (listing)")
 	e.readers = newPool(Config{RPS: cfg.ReadRPS})
 	start := cfg.Now()
 
@@ -357,7 +357,7 @@ func (e *export) write(items <-chan *item) error {
 
 // endPage flushes a page's rows and says so.
 func (e *export) endPage(p Page) error {
-	if err := e.flushed(nil); err != nil {
+	if err := e.flush(); err != nil {
 		return err
 	}
 	e.sum.Pages++
@@ -372,15 +372,26 @@ func (e *export) endPage(p Page) error {
 	return nil
 }
 
-// flushed flushes the rows written, and returns err, or the flush's.
+// flushed flushes the rows written, if any, as the export stops, and
+// returns err, or the flush's: an export that wrote no row leaves its
+// output untouched, a CSV header included.
 func (e *export) flushed(err error) error {
-	ferr := e.w.Flush()
-	if ferr == nil {
-		e.sum.Users = e.written
-	} else if err == nil {
-		err = &OutputError{ferr}
+	if e.written == 0 {
+		return err
+	}
+	if ferr := e.flush(); err == nil {
+		err = ferr
 	}
 	return err
+}
+
+// flush writes out the rows written.
+func (e *export) flush() error {
+	if err := e.w.Flush(); err != nil {
+		return &OutputError{err}
+	}
+	e.sum.Users = e.written
+	return nil
 }
 
 // PoolRegion is the region a user pool ID begins with; "" when its

@@ -413,9 +413,13 @@ func TestExportStopsAtAnErrorNoUserCanPass(t *testing.T) {
 			if !errors.As(err, &xe) || err.Error() != tc.err {
 				t.Fatalf("error %v, want %s", err, tc.err)
 			}
-			// What was written is the first rows, whole.
-			want := strings.SplitAfter(f.want(false, nil), "\n")
-			if got := out.String(); got != strings.Join(want[:tc.rows+1], "") {
+			// What was written is the first rows, whole; nothing, not even
+			// a header, when no row was.
+			want := strings.SplitAfter(f.want(false, nil), "\n")[:tc.rows+1]
+			if tc.rows == 0 {
+				want = nil
+			}
+			if got := out.String(); got != strings.Join(want, "") {
 				t.Errorf("output:\n%s\nwant the first %d rows", got, tc.rows)
 			}
 			if sum.Users != tc.rows || tc.lists > 0 && sum.Lists != tc.lists || tc.reads > 0 && sum.Reads != tc.reads {
@@ -502,29 +506,31 @@ func TestExportWithholdsASubQuotingTheCredentials(t *testing.T) {
 }
 
 func TestExportInterruptedEndsAfterAWholeRowInOrder(t *testing.T) {
-	f := newFakePool(300)
+	// More users than listing runs ahead of the writer, so that the
+	// signal comes with users still to list.
+	f := newFakePool(1000)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	f.fault = func(op string, n int, _ string) error {
-		if op == "AdminGetUser" && n == 100 {
+	users := 0
+	onUser := func(bool) {
+		if users++; users == 100 {
 			cancel() // a signal while reads are in flight
 		}
-		return nil
 	}
 	var out bytes.Buffer
-	sum, err := exportTo(ctx, f, batch.ExportConfig{}, &out, batch.FormatCSV)
+	sum, err := exportTo(ctx, f, batch.ExportConfig{OnUser: onUser}, &out, batch.FormatCSV)
 	if !errors.Is(err, context.Canceled) || !sum.Interrupted {
 		t.Fatalf("error %v, summary %+v", err, sum)
 	}
 	want := f.want(false, nil)
-	if got := out.String(); !strings.HasPrefix(want, got) || !strings.HasSuffix(got, "\n") || sum.Users >= 300 {
+	if got := out.String(); !strings.HasPrefix(want, got) || !strings.HasSuffix(got, "\n") || sum.Users < 100 || sum.Users >= 1000 {
 		t.Errorf("%d users written; the output is not the export's first rows, whole:\n%s", sum.Users, got)
 	}
 	if n := strings.Count(out.String(), "\n") - 1; n != sum.Users {
 		t.Errorf("%d rows in the output, summary says %d", n, sum.Users)
 	}
-	if reads := f.callsOf("AdminGetUser"); reads > 100+batch.MaxAutoWorkers {
-		t.Errorf("%d reads after the signal at the 100th", reads)
+	if lists := f.callsOf("ListUsers"); lists >= 1000/batch.PageSize {
+		t.Errorf("%d pages listed: listing went on after the signal", lists)
 	}
 }
 
@@ -539,7 +545,7 @@ func TestExportGoesOnFromItsLastPage(t *testing.T) {
 		{"token refused", batch.FormatCSV, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFakePool(200)
+			f := newFakePool(1000)
 			var full bytes.Buffer
 			if _, err := exportTo(context.Background(), f, batch.ExportConfig{}, &full, tc.format); err != nil {
 				t.Fatal(err)
@@ -547,21 +553,22 @@ func TestExportGoesOnFromItsLastPage(t *testing.T) {
 			// The first export stops partway through its third page; its
 			// last line is cut short, as a kill mid-write leaves it.
 			ctx, cancel := context.WithCancel(context.Background())
-			f.calls = map[string]int{}
-			f.fault = func(op string, n int, _ string) error {
-				if op == "AdminGetUser" && n == 150 {
-					cancel()
-				}
-				return nil
-			}
+			users := 0
 			var out bytes.Buffer
 			var last batch.Page
-			_, err := exportTo(ctx, f, batch.ExportConfig{OnPage: func(p batch.Page) error { last = p; return nil }}, &out, tc.format)
-			if !errors.Is(err, context.Canceled) || last.Users != 60 && last.Users != 120 {
+			_, err := exportTo(ctx, f, batch.ExportConfig{
+				OnPage: func(p batch.Page) error { last = p; return nil },
+				OnUser: func(bool) {
+					if users++; users == 130 {
+						cancel()
+					}
+				},
+			}, &out, tc.format)
+			// Rows read before the signal are written, pages ends too.
+			if !errors.Is(err, context.Canceled) || last.Users < 120 || last.Users%60 != 0 {
 				t.Fatalf("first export: %v; last page %+v", err, last)
 			}
-			out.WriteString(strings.SplitAfter(full.String(), "\n")[140][:10])
-			f.fault = nil
+			out.WriteString(strings.SplitAfter(full.String(), "\n")[300][:10])
 
 			written, err := batch.ReadWritten(bytes.NewReader(out.Bytes()), tc.format)
 			if err != nil {
@@ -584,7 +591,7 @@ func TestExportGoesOnFromItsLastPage(t *testing.T) {
 			if out.String() != full.String() {
 				t.Errorf("resumed output:\n%s\nwant:\n%s", out.String(), full.String())
 			}
-			if sum.Restarted != tc.restart || sum.Users+written.Rows != 200 || sum.Skipped != written.Rows-last.Users && !tc.restart || tc.restart && sum.Skipped != written.Rows {
+			if sum.Restarted != tc.restart || sum.Users+written.Rows != 1000 || sum.Skipped != written.Rows-last.Users && !tc.restart || tc.restart && sum.Skipped != written.Rows {
 				t.Errorf("summary %+v, %d rows written before", sum, written.Rows)
 			}
 		})
@@ -628,5 +635,51 @@ func TestReadWrittenTakesWholeLinesOfAnExport(t *testing.T) {
 				t.Errorf("Has(%q) %v, Has(%q) %v", tc.has, w.Has(tc.has), tc.hasNot, w.Has(tc.hasNot))
 			}
 		})
+	}
+}
+
+// failingWriter fails its flushes from the nth on, as a full disk does.
+type failingWriter struct {
+	*batch.ManifestWriter
+	n, flushes int
+}
+
+func (w *failingWriter) Flush() error {
+	w.flushes++
+	if w.flushes >= w.n {
+		return errors.New("no space left on device")
+	}
+	return w.ManifestWriter.Flush()
+}
+
+func TestExportStopsWhenTheOutputCannotBeWritten(t *testing.T) {
+	f := newFakePool(200)
+	var out bytes.Buffer
+	mw, _ := batch.NewManifestWriter(&out, batch.FormatCSV, true)
+	var pages []batch.Page
+	x := &batch.Exporter{Client: f, Config: batch.ExportConfig{UserPoolID: f.pool, OnPage: func(p batch.Page) error {
+		pages = append(pages, p)
+		return nil
+	}}}
+	sum, err := x.Run(context.Background(), &failingWriter{ManifestWriter: mw, n: 2})
+	var oe *batch.OutputError
+	if !errors.As(err, &oe) || err.Error() != "no space left on device" {
+		t.Fatalf("error %v, want an OutputError", err)
+	}
+	// The first page was written out, and its checkpoint kept; the
+	// second's rows are not counted.
+	if sum.Users != 60 || len(pages) != 1 || pages[0].Users != 60 {
+		t.Errorf("summary %+v, pages %+v", sum, pages)
+	}
+	if got, want := out.String(), strings.Join(strings.SplitAfter(f.want(false, nil), "\n")[:61], ""); got != want {
+		t.Errorf("output:\n%s\nwant the first page", got)
+	}
+
+	// A checkpoint that cannot be kept stops the export too.
+	out.Reset()
+	mw, _ = batch.NewManifestWriter(&out, batch.FormatCSV, true)
+	x.Config.OnPage = func(batch.Page) error { return errors.New("checkpoint: no space left on device") }
+	if _, err := x.Run(context.Background(), mw); !errors.As(err, &oe) {
+		t.Fatalf("error %v, want an OutputError", err)
 	}
 }

@@ -194,7 +194,7 @@ func (e *exporting) config(prog *progress) batch.ExportConfig {
 	f := e.f
 	cfg := batch.ExportConfig{
 		UserPoolID: f.pool, Region: e.region, Filter: f.filter, Group: f.group, NoState: f.noState,
-		ReadRPS: f.readRPS, ListRPS: batch.ListPagesPerSecond, Adaptive: f.run.adaptive,
+		ReadRPS: f.run.readRPS, ListRPS: batch.ListPagesPerSecond, Adaptive: f.run.adaptive,
 		MaxAttempts: f.run.maxAttempts, Timeout: f.run.timeout, Start: e.out.mark.Next,
 		OnPage: e.out.page, Log: newLogger(prog.Stderr(), f.run.logFormat, f.run.logLevel),
 		OnUser: func(written bool) {
@@ -238,12 +238,12 @@ func (e *exporting) plan(ctx context.Context, stderr io.Writer) int {
 	switch {
 	case f.noState:
 		b.WriteString("; no MFA state (--no-state)")
-	case f.readRPS == 0:
+	case f.run.readRPS == 0:
 		b.WriteString("; MFA state read with AdminGetUser, unpaced (--read-rps 0)")
 		rate = 0
 	default:
-		fmt.Fprintf(&b, "; MFA state read with AdminGetUser at %g reads/s", f.readRPS)
-		rate = min(rate, f.readRPS)
+		fmt.Fprintf(&b, "; MFA state read with AdminGetUser at %g reads/s", f.run.readRPS)
+		rate = min(rate, f.run.readRPS)
 	}
 	if w := e.out.written; w != nil {
 		fmt.Fprintf(&b, "; going on after the %d rows in %s", w.Rows, f.output)
@@ -409,7 +409,9 @@ func shellWords(args []string) string {
 	q := make([]string, len(args))
 	for i, a := range args {
 		q[i] = a
-		if a == "" || strings.ContainsFunc(a, func(r rune) bool { return !strings.ContainsRune("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,@%+", r) }) {
+		if a == "" || strings.ContainsFunc(a, func(r rune) bool {
+			return !strings.ContainsRune("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,@%+", r)
+		}) {
 			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 		}
 	}

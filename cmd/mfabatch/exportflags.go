@@ -23,7 +23,6 @@ type exportFlags struct {
 	pool, filter, group string
 	output, format      string
 	noState, resume     bool
-	readRPS             float64
 }
 
 // sharedFlags are run's flags that export takes, with the help export
@@ -44,6 +43,7 @@ var sharedFlags = map[string]string{
 	"summary":           "also write the export's summary as JSON to this file",
 	"metrics-file":      "",
 	"metrics-push":      "",
+	"read-rps":          "AdminGetUser calls per second, retries included: `N` from 0.01 to 10000, or 0 for unlimited",
 }
 
 // parseExportFlags reads export's command line. Help (-h) goes to stdout.
@@ -98,9 +98,6 @@ func defineExportFlags(fs *flag.FlagSet, f *exportFlags) *numberFlags {
 	fs.StringVar(&f.format, "format", "", "manifest format: csv or jsonl (default: from --output's name, else csv)")
 	fs.BoolVar(&f.noState, "no-state", false, "leave the MFA columns blank: list the users only, with no AdminGetUser call")
 	fs.BoolVar(&f.resume, "resume", false, "go on with an export to --output that stopped, from its last page written")
-	nf.float(&f.readRPS, "read-rps", 20, "AdminGetUser calls per second, retries included",
-		"0 (unlimited) or a number from 0.01 to 10000", "from 0.01 to 10000, or 0 for unlimited",
-		func(v float64) bool { return v == 0 || v >= minRPS && v <= maxRPS })
 	return nf
 }
 
