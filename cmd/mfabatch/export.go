@@ -75,7 +75,7 @@ func (e *exporting) run(ctx context.Context) error {
 	if e.f.run.summaryPath != "" {
 		if e.summary, err = createOutput(ctx, st, e.f.run.summaryPath, false); err != nil {
 			e.out.abandon()
-			return usageError{"cannot create the summary: " + err.Error(), "give --summary a file in a folder that exists and that you can write"}
+			return explained("cannot create the summary: ", err, "give --summary a file in a folder that exists and that you can write")
 		}
 	}
 	e.met = newMetrics(e.f.run, e.stderr)
@@ -88,7 +88,9 @@ func (e *exporting) run(ctx context.Context) error {
 	if err != nil {
 		err = &batch.OutputError{Err: err}
 	}
-	e.tell()
+	if e.out.committed {
+		e.tell() // an export that wrote nothing has its error to say
+	}
 	if serr := e.writeSummary(); serr != nil && err == nil {
 		err = &batch.OutputError{Err: fmt.Errorf("summary: %w", serr)}
 	}
@@ -149,11 +151,7 @@ func (e *exporting) openOutput(ctx context.Context, st *storage) (*exportOutput,
 	if !e.f.resume {
 		return newOutput(ctx, st, e.f, e.stdout)
 	}
-	o, err := resumeOutput(e.f)
-	if errors.Is(err, errComplete) {
-		e.out = o
-	}
-	return o, err
+	return resumeOutput(e.f)
 }
 
 // discard closes the outputs of an export that ends before its first call.

@@ -144,12 +144,7 @@ func newOutput(ctx context.Context, st *storage, f *exportFlags, stdout io.Write
 	}
 	d, err := createOutput(ctx, st, f.output, false)
 	if err != nil {
-		hint := "give --output a file in a folder that exists and that you can write"
-		var ue usageError
-		if errors.As(err, &ue) {
-			hint = ue.hint
-		}
-		return nil, usageError{"cannot create the output: " + err.Error(), hint}
+		return nil, explained("cannot create the output: ", err, "give --output a file in a folder that exists and that you can write")
 	}
 	o.dest, o.count.w = d, d
 	o.resumable = !isS3(f.output) && d.staged()

@@ -137,6 +137,16 @@ type usageError struct{ msg, hint string }
 
 func (e usageError) Error() string { return e.msg }
 
+// explained is err as a usageError whose message begins with what: with
+// err's own hint, if it is a usageError, else with hint.
+func explained(what string, err error, hint string) usageError {
+	var ue usageError
+	if errors.As(err, &ue) {
+		hint = ue.hint
+	}
+	return usageError{what + err.Error(), hint}
+}
+
 // printError prints err, and its hint if it has one, the way a person reads it.
 func printError(stderr io.Writer, err error) {
 	fmt.Fprintf(stderr, "mfabatch: error: %v\n", err)
