@@ -149,7 +149,7 @@ func exportRegion(f *exportFlags, configured string) (string, error) {
 // of the export that stopped.
 func (e *exporting) openOutput(ctx context.Context, st *storage) (*exportOutput, error) {
 	if !e.f.resume {
-		return newOutput(ctx, st, e.f, e.stdout)
+		return newOutput(ctx, st, e.f, e.stdout, e.stderr)
 	}
 	return resumeOutput(e.f)
 }
@@ -245,6 +245,9 @@ func (e *exporting) plan(ctx context.Context, stderr io.Writer) int {
 	}
 	if w := e.out.written; w != nil {
 		fmt.Fprintf(&b, "; going on after the %d rows in %s", w.Rows, f.output)
+		if e.out.relist {
+			b.WriteString(", listing again from the start: the file has fewer rows than its checkpoint counts")
+		}
 		total = max(total-w.Rows, 0)
 	}
 	if total > 0 && rate > 0 {

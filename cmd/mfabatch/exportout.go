@@ -114,6 +114,7 @@ type exportOutput struct {
 	file  *os.File    // a resumed file, written in place; nil otherwise
 
 	resumable bool // a local regular file: it keeps a checkpoint
+	relist    bool // resumed from the first page: the file has fewer rows than its checkpoint
 	committed bool // the output is in its place
 	mark      checkpoint
 	written   *batch.Written // what a resumed file held; nil for a new output
@@ -134,12 +135,12 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // newOutput opens a new output: standard output, a file beside its path
 // until commit, a device or a pipe as it is, or an S3 object written at
 // the end.
-func newOutput(ctx context.Context, st *storage, f *exportFlags, stdout io.Writer) (*exportOutput, error) {
+func newOutput(ctx context.Context, st *storage, f *exportFlags, stdout, stderr io.Writer) (*exportOutput, error) {
 	o := &exportOutput{f: f, count: countWriter{w: stdout}, mark: newCheckpoint(f)}
 	if f.output == "-" {
 		return o, nil
 	}
-	if err := readerWaits(f.output); err != nil {
+	if err := readerWaits(ctx, f.output, stderr); err != nil {
 		return nil, err
 	}
 	d, err := createOutput(ctx, st, f.output, false)

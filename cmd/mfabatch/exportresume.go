@@ -43,7 +43,9 @@ func resumeOutput(f *exportFlags) (*exportOutput, error) {
 	}
 	written, err := batch.ReadWritten(fh, ck.Format)
 	if err == nil && (written.Size < ck.Size || written.Rows < ck.Rows) {
-		err = fmt.Errorf("%d rows, fewer than the %d its checkpoint counts: it was changed since", written.Rows, ck.Rows)
+		// Rows the checkpoint counted are gone: its page is no place to
+		// go on from, but the start is.
+		o.mark.Next, o.relist = "", true
 	}
 	if err == nil {
 		err = cutAfter(fh, written.Size)

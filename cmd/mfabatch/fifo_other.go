@@ -2,5 +2,10 @@
 
 package main
 
+import (
+	"context"
+	"io"
+)
+
 // readerWaits: where FIFOs are not files, there is none to wait on.
-func readerWaits(string) error { return nil }
+func readerWaits(context.Context, string, io.Writer) error { return nil }
