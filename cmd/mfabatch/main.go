@@ -96,10 +96,11 @@ func interrupted(ctx context.Context) bool {
 
 const usage = `usage:
   mfabatch run [flags] MANIFEST        MANIFEST is a CSV or JSON Lines file, or - for standard input
+  mfabatch export --user-pool-id ID    write an admin manifest of a pool's users and their MFA state
   mfabatch skeleton input|output|csv|jsonl|yaml-input|admin-input|admin-csv|admin-jsonl
   mfabatch version
 
-Run 'mfabatch run -h' for the flags.
+Run 'mfabatch run -h' or 'mfabatch export -h' for the flags.
 `
 
 // cli runs one command line and returns its exit code.
@@ -112,6 +113,8 @@ func cli(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "run":
 		return runCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "export":
+		return exportCmd(ctx, args[1:], stdout, stderr)
 	case "skeleton":
 		err = skeletonCmd(args[1:], stdout)
 	case "version":
@@ -133,6 +136,16 @@ func cli(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 type usageError struct{ msg, hint string }
 
 func (e usageError) Error() string { return e.msg }
+
+// explained is err as a usageError whose message begins with what: with
+// err's own hint, if it is a usageError, else with hint.
+func explained(what string, err error, hint string) usageError {
+	var ue usageError
+	if errors.As(err, &ue) {
+		hint = ue.hint
+	}
+	return usageError{what + err.Error(), hint}
+}
 
 // printError prints err, and its hint if it has one, the way a person reads it.
 func printError(stderr io.Writer, err error) {
