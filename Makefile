@@ -36,8 +36,8 @@ fuzz:
 
 # The performance table: bin/mfabatch against a fake Cognito served by the
 # harness; exits 1 when a target is missed. BENCH_FLAGS=-only rate (or
-# overhead, memory, yaml, startup, peer, shared, idle, s3, admin, plan)
-# runs some measures; -keep keeps the files.
+# overhead, memory, yaml, startup, peer, shared, idle, s3, admin, plan,
+# export) runs some measures; -keep keeps the files.
 bench: build
 	$(GO) run ./internal/benchtable -bin bin/mfabatch $(BENCH_FLAGS)
 

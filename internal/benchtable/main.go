@@ -63,10 +63,11 @@ var measures = []struct {
 	{"s3", (*bench).s3RoundTrip},
 	{"admin", (*bench).adminMode},
 	{"plan", (*bench).plan},
+	{"export", (*bench).export},
 }
 
 func main() {
-	only := flag.String("only", "", "comma-separated measures to run: overhead, rate, memory, yaml, startup, peer, shared, idle, s3, admin, plan (default: all)")
+	only := flag.String("only", "", "comma-separated measures to run: overhead, rate, memory, yaml, startup, peer, shared, idle, s3, admin, plan, export (default: all)")
 	bin := flag.String("bin", "", "mfabatch binary to measure (default: build ./cmd/mfabatch)")
 	keep := flag.Bool("keep", false, "keep the scratch directory with its manifests and reports")
 	serveMode := flag.Bool("serve", false, "internal: serve a fake Cognito for the harness (see fake.go)")

@@ -123,7 +123,7 @@ func (b *bench) paced(name, file, rateFlag string, rps int, flags ...string) []r
 	if err != nil {
 		return []row{errorRow(name, err)}
 	}
-	sent, err := dispatchTimes(logPath)
+	sent, err := dispatchTimes(logPath, "")
 	if err == nil && len(sent) != n {
 		err = fmt.Errorf("the log has %d calls for %d rows", len(sent), n)
 	}
@@ -143,9 +143,10 @@ func (b *bench) paced(name, file, rateFlag string, rps int, flags ...string) []r
 	}
 }
 
-// dispatchTimes reads when each call left the tool from its debug log in
-// JSON: each attempt is logged when it ends, with its latency.
-func dispatchTimes(logPath string) ([]time.Time, error) {
+// dispatchTimes reads when each call of op ("" for any) left the tool
+// from its debug log in JSON: run logs each attempt ("attempt"), export
+// each call ("call"), when it ends, with its latency.
+func dispatchTimes(logPath, op string) ([]time.Time, error) {
 	f, err := os.Open(logPath)
 	if err != nil {
 		return nil, err
@@ -157,9 +158,10 @@ func dispatchTimes(logPath string) ([]time.Time, error) {
 		var rec struct {
 			Time      time.Time `json:"time"`
 			Msg       string    `json:"msg"`
+			Op        string    `json:"op"`
 			LatencyMS int64     `json:"latency_ms"`
 		}
-		if json.Unmarshal(sc.Bytes(), &rec) != nil || rec.Msg != "attempt" {
+		if json.Unmarshal(sc.Bytes(), &rec) != nil || rec.Msg != "attempt" && rec.Msg != "call" || op != "" && rec.Op != op {
 			continue
 		}
 		times = append(times, rec.Time.Add(-time.Duration(rec.LatencyMS)*time.Millisecond))

@@ -30,7 +30,7 @@ func (b *bench) plan() []row {
 // pool of the same users, and checks that every row was read, nothing
 // written, and the plan line counts the users already as asked.
 func (b *bench) planAll() []row {
-	name := "plan: 100,000 admin rows, --read-rps 0, --workers 32"
+	name := fmt.Sprintf("plan: %s admin rows, --read-rps 0, --workers 32", commas(planRows))
 	path := filepath.Join(b.dir, "plan.csv")
 	unchanged, err := writePlanManifest(path, planRows)
 	if err != nil {
