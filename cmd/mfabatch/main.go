@@ -97,6 +97,8 @@ func interrupted(ctx context.Context) bool {
 const usage = `usage:
   mfabatch run [flags] MANIFEST        MANIFEST is a CSV or JSON Lines file, or - for standard input
   mfabatch skeleton input|output|csv|jsonl|yaml-input|admin-input|admin-csv|admin-jsonl
+  mfabatch rollback [--manifest M] [--output PATH] REPORT
+                                       a manifest that puts back what the run of REPORT changed
   mfabatch version
 
 Run 'mfabatch run -h' for the flags.
@@ -112,6 +114,8 @@ func cli(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "run":
 		return runCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "rollback":
+		return rollbackCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "skeleton":
 		err = skeletonCmd(args[1:], stdout)
 	case "version":
@@ -120,7 +124,7 @@ func cli(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
-		err = usageError{fmt.Sprintf("unknown command %q", args[0]), "the commands are run, skeleton and version"}
+		err = usageError{fmt.Sprintf("unknown command %q", args[0]), "the commands are run, rollback, skeleton and version"}
 	}
 	if err != nil {
 		printError(stderr, err)
