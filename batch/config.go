@@ -117,6 +117,28 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// reading is the configuration of a region's reads: paced by ReadRPS.
+func (c Config) reading() Config {
+	c.RPS = c.ReadRPS
+	return c
+}
+
+// calls is the rate at which a region's rows make calls, and how many
+// calls each row makes: what the pool needs to keep in flight.
+func (c Config) calls() (rps float64, perRow int) {
+	if c.Plan {
+		return c.ReadRPS, 1
+	}
+	perRow = 1
+	if c.SkipUnchanged {
+		perRow++
+	}
+	if c.Verify {
+		perRow++
+	}
+	return c.RPS, perRow
+}
+
 // rowBuffer is how many rows each stage of the pipeline may hold for the
 // next: enough that the stages run side by side on separate cores rather
 // than taking turns, a row at a time.

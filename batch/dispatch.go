@@ -81,7 +81,7 @@ func (d *dispatch) queue(running, sending context.Context, j *job) bool {
 	l, ok := d.lanes[j.res.Region]
 	if !ok {
 		w := &worker{client: d.client, cfg: d.cfg, results: d.results, watch: d.watch, halt: d.halt,
-			pacer: newPacer(d.cfg, j.res.Region), pool: newPool(d.cfg)}
+			pacer: newPacer(d.cfg, j.res.Region), reads: newPacer(d.cfg.reading(), j.res.Region+" (reads)"), pool: newPool(d.cfg)}
 		l = &lane{jobs: make(chan *job, aheadRows), worker: w}
 		d.lanes[j.res.Region] = l
 		d.active.Go(func() { l.run(running, sending, d.ahead) })
@@ -150,6 +150,9 @@ func (d *dispatch) pacers() []*pacer {
 	var ps []*pacer
 	for _, l := range d.lanes {
 		ps = append(ps, l.worker.pacer)
+		if d.cfg.Plan || d.cfg.SkipUnchanged || d.cfg.Verify {
+			ps = append(ps, l.worker.reads)
+		}
 	}
 	return ps
 }

@@ -27,9 +27,10 @@ const (
 // keep enough calls in flight to sustain the configured rate at the
 // latency actually seen.
 type pool struct {
-	auto  bool
-	rps   float64
-	slots chan struct{} // a slot for each row that may be in flight now
+	auto   bool
+	rps    float64
+	perRow int           // calls a row makes, one after another
+	slots  chan struct{} // a slot for each row that may be in flight now
 
 	mu      sync.Mutex
 	size    int
@@ -40,7 +41,8 @@ type pool struct {
 // its own workers.
 func newPool(cfg Config) *pool {
 	n := startWorkers(cfg)
-	p := &pool{size: n, auto: cfg.Workers == 0, rps: cfg.RPS, slots: make(chan struct{}, max(n, MaxAutoWorkers))}
+	rps, perRow := cfg.calls()
+	p := &pool{size: n, auto: cfg.Workers == 0, rps: rps, perRow: perRow, slots: make(chan struct{}, max(n, MaxAutoWorkers))}
 	for range n {
 		p.slots <- struct{}{}
 	}
@@ -64,13 +66,14 @@ func (p *pool) release() { p.slots <- struct{}{} }
 // startWorkers is how many workers a region starts with: Config.Workers,
 // or with auto as many as the rate needs at a typical latency.
 func startWorkers(cfg Config) int {
+	rps, perRow := cfg.calls()
 	switch {
 	case cfg.Workers > 0:
 		return cfg.Workers
-	case cfg.RPS == 0:
+	case rps == 0:
 		return unlimitedWorkers
 	}
-	return WorkersFor(cfg.RPS, startLatency)
+	return WorkersFor(rps, time.Duration(perRow)*startLatency)
 }
 
 // observe takes a call's latency, and grows the pool to what the rate
@@ -87,7 +90,7 @@ func (p *pool) observe(latency time.Duration) {
 	} else {
 		p.latency += weight * (latency.Seconds() - p.latency)
 	}
-	want := WorkersFor(p.rps, time.Duration(p.latency*float64(time.Second)))
+	want := WorkersFor(p.rps, time.Duration(float64(p.perRow)*p.latency*float64(time.Second)))
 	for ; p.size < want; p.size++ {
 		p.slots <- struct{}{}
 	}

@@ -104,7 +104,7 @@ func (p *producer) prepare(r readRow) (*job, Result, error) {
 		p.forecast(t)
 		return nil, res, nil
 	}
-	return &job{res: res, target: t, call: call}, Result{}, nil
+	return &job{res: res, target: t, settings: settings, call: call}, Result{}, nil
 }
 
 // check checks what the row says by itself: its fields, its target, its

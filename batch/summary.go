@@ -29,6 +29,19 @@ type Summary struct {
 	Throttled int  `json:"throttled_calls,omitempty"`
 	DryRun    bool `json:"dry_run,omitempty"`
 
+	// With reads on (--plan, --skip-unchanged, --verify): rows written
+	// that were not known to be as asked already; rows already as asked
+	// (skipped, or planned with action none); rows whose state read back
+	// was not as asked; rows written whose state could not be read back;
+	// and, for --plan, rows planned and those of them a write would change.
+	Plan       bool `json:"plan,omitempty"` // --plan: the state is read, nothing written
+	Changed    *int `json:"changed,omitempty"`
+	Unchanged  *int `json:"unchanged,omitempty"`
+	NotApplied *int `json:"not_applied,omitempty"`
+	Unverified *int `json:"unverified,omitempty"`
+	Planned    *int `json:"planned,omitempty"`
+	ToChange   *int `json:"to_change,omitempty"`
+
 	// A dry run's forecast at the configured rate.
 	EstimatedSeconds *float64 `json:"estimated_seconds,omitempty"`
 	WouldExpire      *int     `json:"tokens_expiring_before_their_turn,omitempty"`
@@ -46,7 +59,43 @@ func newSummary(cfg Config) *Summary {
 	if cfg.DryRun {
 		s.WouldExpire = new(int)
 	}
+	s.Plan = cfg.Plan
+	switch {
+	case cfg.DryRun:
+	case cfg.Plan:
+		s.Planned, s.ToChange, s.Unchanged = new(int), new(int), new(int)
+	case cfg.SkipUnchanged || cfg.Verify:
+		s.Changed, s.Unchanged, s.NotApplied = new(int), new(int), new(int)
+		if cfg.Verify {
+			s.Unverified = new(int)
+		}
+	}
 	return s
+}
+
+// addState counts what r's reads found, in a run with reads on.
+func (s *Summary) addState(r Result) {
+	switch {
+	case s.Planned != nil:
+		if r.Status == StatusPlanned {
+			*s.Planned++
+			if r.Action == ActionChange {
+				*s.ToChange++
+			} else {
+				*s.Unchanged++
+			}
+		}
+	case s.Changed == nil:
+	case r.ErrorCode == CodeUnchanged:
+		*s.Unchanged++
+	case r.ErrorCode == CodeNotApplied:
+		*s.NotApplied++
+	case r.Status == StatusSucceeded:
+		*s.Changed++
+		if s.Unverified != nil && !r.After.Known() {
+			*s.Unverified++
+		}
+	}
 }
 
 func (s *Summary) add(r Result) {
@@ -66,6 +115,7 @@ func (s *Summary) add(r Result) {
 		s.Pools[r.UserPoolID][r.Status]++
 	}
 	s.Throttled += r.throttled
+	s.addState(r)
 }
 
 // noteDryRun records one sendable row of a dry run: when its turn would

@@ -11,9 +11,10 @@ import (
 
 // job is a checked row on its way to a worker.
 type job struct {
-	res    Result // filled in as far as the row allows
-	target target
-	call   call
+	res      Result // filled in as far as the row allows
+	target   target
+	settings Settings // what the row asks
+	call     call     // the write
 }
 
 // worker sends a region's rows, one attempt at a time.
@@ -23,14 +24,23 @@ type worker struct {
 	results chan<- Result
 	watch   *failureWatch
 	halt    context.CancelCauseFunc
-	pacer   *pacer
+	pacer   *pacer // the region's writes
+	reads   *pacer // the region's reads, on a quota of their own
 	pool    *pool
 }
 
-// process sends one row, retrying what classify allows, and returns its
-// Result with the true number of calls made. It tells the failure watch of
-// every call and of the row's end before the worker takes another row.
-// Calls are bounded by running (and Config.Timeout), waits by sending.
+// A step is one of a row's calls, paced by the limiter of its kind.
+type step struct {
+	op    string // OpWrite or OpRead
+	pacer *pacer
+	call  call
+}
+
+// process makes a row's calls, retrying what classify allows, and returns
+// its Result with the true number of calls made: the write, and the reads
+// around it that Config asks for. It tells the failure watch of every
+// call and of the row's end before the worker takes another row. Calls
+// are bounded by running (and Config.Timeout), waits by sending.
 func (w *worker) process(running, sending context.Context, j *job) (res Result) {
 	res = j.res
 	start := w.cfg.Now()
@@ -39,8 +49,27 @@ func (w *worker) process(running, sending context.Context, j *job) (res Result) 
 		res.Duration = w.cfg.Now().Sub(start)
 		w.haltIf(sending, w.watch.row(res))
 	}()
+	if w.cfg.Plan || w.cfg.SkipUnchanged {
+		if !w.readBefore(running, sending, j, &res) {
+			return res
+		}
+	}
+	if !w.try(running, sending, j, step{OpWrite, w.pacer, j.call}, &res) {
+		return res
+	}
+	if w.cfg.Verify {
+		w.verify(running, sending, j, &res)
+	}
+	return res
+}
+
+// try makes a step's call until it succeeds, fails for good or the run
+// stops, and reports whether it succeeded. It sets res's status, error,
+// HTTP status and request id from the last attempt, and counts each call
+// in res.Attempts.
+func (w *worker) try(running, sending context.Context, j *job, s step, res *Result) bool {
 	for attempt := 1; ; attempt++ {
-		if err := w.ready(sending, j, attempt); err != nil {
+		if err := w.ready(sending, j, s.pacer, attempt); err != nil {
 			if attempt == 1 {
 				res.fail(StatusNotAttempted, err)
 				if err.Code == CodeTokenExpired {
@@ -49,14 +78,14 @@ func (w *worker) process(running, sending context.Context, j *job) (res Result) 
 			} else {
 				res.ErrorMessage += "; " + err.Message
 			}
-			return res
+			return false
 		}
-		res.Attempts = attempt
-		class, md := w.attempt(running, sending, j, attempt)
+		res.Attempts++
+		class, md := w.attempt(running, sending, j, s, attempt)
 		if class == nil {
 			res.Status, res.ErrorCode, res.ErrorMessage = StatusSucceeded, "", ""
 			res.HTTPStatus, res.RequestID = w.answered(md, j)
-			return res
+			return true
 		}
 		if class.Throttle {
 			res.throttled++
@@ -65,23 +94,23 @@ func (w *worker) process(running, sending context.Context, j *job) (res Result) 
 		res.HTTPStatus, res.RequestID = class.HTTPStatus, class.RequestID
 		switch {
 		case !class.Retry:
-			return res
+			return false
 		case attempt >= w.cfg.MaxAttempts:
 			res.ErrorMessage += "; gave up after " + plural(attempt, "attempt")
-			return res
+			return false
 		case sending.Err() != nil || !sleep(sending, Backoff(attempt, w.cfg.BackoffBase, w.cfg.BackoffMax, jitter)):
 			res.ErrorMessage += "; " + stopped(sending, "the next retry").Message
-			return res
+			return false
 		}
 	}
 }
 
 // attempt makes one call and tells the pacer, the failure watch and the
 // pool how it went. It returns the call's class, nil for a success.
-func (w *worker) attempt(running, sending context.Context, j *job, attempt int) (*Class, middleware.Metadata) {
+func (w *worker) attempt(running, sending context.Context, j *job, s step, attempt int) (*Class, middleware.Metadata) {
 	sent := w.cfg.Now()
 	callCtx, cancel := context.WithTimeout(running, w.cfg.Timeout)
-	md, err := j.call(callCtx, w.client)
+	md, err := s.call(callCtx, w.client)
 	cancel()
 	var class *Class
 	if err != nil {
@@ -92,9 +121,9 @@ func (w *worker) attempt(running, sending context.Context, j *job, attempt int) 
 		}
 		class = &c
 	}
-	w.pacer.observe(class)
-	w.onCall(j, attempt, sent, class)
-	w.logAttempt(j, attempt, sent, md, class)
+	s.pacer.observe(class)
+	w.onCall(j, s, attempt, sent, class)
+	w.logAttempt(j, s, attempt, sent, md, class)
 	w.haltIf(sending, w.watch.call(class, j.target.admin))
 	w.pool.observe(w.cfg.Now().Sub(sent))
 	return class, md
@@ -111,18 +140,18 @@ func (w *worker) haltIf(sending context.Context, reason string) {
 
 // onCall tells Config.OnCall of a call, with the region's rate as the
 // call left it.
-func (w *worker) onCall(j *job, attempt int, sent time.Time, class *Class) {
+func (w *worker) onCall(j *job, s step, attempt int, sent time.Time, class *Class) {
 	if w.cfg.OnCall == nil {
 		return
 	}
-	limit, _ := w.pacer.rate()
-	w.cfg.OnCall(CallStat{Op: OpWrite, Region: j.res.Region, Duration: w.cfg.Now().Sub(sent),
+	limit, _ := s.pacer.rate()
+	w.cfg.OnCall(CallStat{Op: s.op, Region: j.res.Region, Duration: w.cfg.Now().Sub(sent),
 		Throttled: class != nil && class.Throttle, Retry: attempt > 1, Limit: limit})
 }
 
 // logAttempt logs one call at debug level: the row by number, id and
 // fingerprint, never its secret.
-func (w *worker) logAttempt(j *job, attempt int, sent time.Time, md middleware.Metadata, class *Class) {
+func (w *worker) logAttempt(j *job, s step, attempt int, sent time.Time, md middleware.Metadata, class *Class) {
 	if !w.cfg.Log.Enabled(context.Background(), slog.LevelDebug) {
 		return
 	}
@@ -132,7 +161,7 @@ func (w *worker) logAttempt(j *job, attempt int, sent time.Time, md middleware.M
 		code, status, requestID = class.Code, class.HTTPStatus, class.RequestID
 	}
 	w.cfg.Log.Debug("attempt", "row", j.res.Row, "id", j.res.ID, "token_sha256", j.res.TokenSHA256,
-		"region", j.res.Region, "attempt", attempt, "http_status", status, "error_code", code,
+		"region", j.res.Region, "op", s.op, "attempt", attempt, "http_status", status, "error_code", code,
 		"latency_ms", w.cfg.Now().Sub(sent).Milliseconds(), "request_id", requestID)
 }
 
@@ -149,13 +178,13 @@ func (w *worker) answered(md middleware.Metadata, j *job) (int, string) {
 	return status, requestID
 }
 
-// ready waits for the row's turn at its region's limiter and checks the
-// row's secret is still fresh enough to send.
-func (w *worker) ready(sending context.Context, j *job, attempt int) *RowError {
+// ready waits for the row's turn at the limiter and checks the row's
+// secret is still fresh enough to send.
+func (w *worker) ready(sending context.Context, j *job, p *pacer, attempt int) *RowError {
 	if now := w.cfg.Now(); j.target.expiresWithin(now, w.cfg.MinTokenTTL) {
 		return expired(j.target.expires, now)
 	}
-	if err := w.pacer.limiter.Wait(sending); err != nil || sending.Err() != nil {
+	if err := p.limiter.Wait(sending); err != nil || sending.Err() != nil {
 		what := "this row was sent"
 		if attempt > 1 {
 			what = "the next retry"

@@ -54,7 +54,7 @@ func UserKey(pool, username string) uint64 {
 // because it had: a resumed run's report is as good as the first. A row
 // with a token fingerprint is a token row; one without, an admin row.
 func (d *Done) add(r Row) error {
-	if r.Status != string(batch.StatusSucceeded) && !(r.Status == string(batch.StatusSkipped) && r.ErrorCode == batch.CodeAlreadySucceeded) {
+	if r.Status != string(batch.StatusSucceeded) && !(r.Status == string(batch.StatusSkipped) && (r.ErrorCode == batch.CodeAlreadySucceeded || r.ErrorCode == batch.CodeUnchanged)) {
 		return nil
 	}
 	if r.TokenSHA256 == "" {

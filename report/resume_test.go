@@ -72,6 +72,9 @@ func adminResults() []batch.Result {
 		{Row: 1, Username: "+15551234567", Region: "eu-west-1", UserPoolID: "eu-west-1_AbC123", Status: batch.StatusSucceeded, Attempts: 1, StartedAt: at},
 		{Row: 2, Username: "dan", Region: "eu-west-1", UserPoolID: "eu-west-1_AbC123", Status: batch.StatusFailed, ErrorCode: "UserNotFoundException", Attempts: 1, StartedAt: at},
 		{Row: 3, Username: "erin", Region: "us-east-1", UserPoolID: "us-east-1_Other1", Status: batch.StatusSkipped, ErrorCode: batch.CodeAlreadySucceeded, StartedAt: at},
+		{Row: 4, Username: "fay", Region: "us-east-1", UserPoolID: "us-east-1_Other1", Status: batch.StatusSkipped, ErrorCode: batch.CodeUnchanged, StartedAt: at},
+		{Row: 5, Username: "gus", Region: "us-east-1", UserPoolID: "us-east-1_Other1", Status: batch.StatusPlanned, Action: batch.ActionChange, StartedAt: at},
+		{Row: 6, Username: "hal", Region: "us-east-1", UserPoolID: "us-east-1_Other1", Status: batch.StatusFailed, ErrorCode: batch.CodeNotApplied, StartedAt: at},
 	}
 }
 
@@ -101,6 +104,9 @@ func TestReadDoneAdminRows(t *testing.T) {
 			{"eu-west-1_AbC123", "+15551234567", true}, // escaped as '+1555... in CSV, and read back
 			{"eu-west-1_AbC123", "dan", false},
 			{"us-east-1_Other1", "erin", true},
+			{"us-east-1_Other1", "fay", true},           // already as asked: as good as done
+			{"us-east-1_Other1", "gus", false},          // planned: nothing was written
+			{"us-east-1_Other1", "hal", false},          // not applied: send again
 			{"us-east-1_Other1", "+15551234567", false}, // same name, another pool
 			{"eu-west-1_AbC123", "", false},
 		} {
@@ -108,8 +114,8 @@ func TestReadDoneAdminRows(t *testing.T) {
 				t.Errorf("jsonl=%v: Has(%s, %s) = %v, want %v", jsonl, k.pool, k.user, got, k.want)
 			}
 		}
-		if done.Len() != 2 {
-			t.Errorf("jsonl=%v: %d rows done, want 2", jsonl, done.Len())
+		if done.Len() != 3 {
+			t.Errorf("jsonl=%v: %d rows done, want 3", jsonl, done.Len())
 		}
 	}
 }

@@ -76,11 +76,22 @@ func WriteSummary(w io.Writer, s *batch.Summary) error {
 	for _, r := range regions {
 		fmt.Fprintf(&b, "  %s: slowed to %.1f requests/s by throttling\n", r, s.FinalRPS[r])
 	}
+	if s.Changed != nil {
+		fmt.Fprintf(&b, "  state: %d changed, %d unchanged, %d not applied", *s.Changed, *s.Unchanged, *s.NotApplied)
+		if s.Unverified != nil && *s.Unverified > 0 {
+			fmt.Fprintf(&b, ", %d written but not read back", *s.Unverified)
+		}
+		b.WriteString("\n")
+	}
 	if s.Interrupted {
 		b.WriteString("  interrupted: rows not sent are reported not_attempted\n")
 	}
 	if s.Halted != "" {
 		fmt.Fprintf(&b, "  halted: %s; rows not sent are reported not_attempted\n", s.Halted)
+	}
+	if s.Planned != nil {
+		fmt.Fprintf(&b, "mfabatch: plan: %d to change, %d unchanged, %d invalid, %d unreadable\n",
+			*s.ToChange, *s.Unchanged, s.Statuses[batch.StatusInvalid], s.Statuses[batch.StatusFailed])
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -90,12 +101,16 @@ func WriteSummary(w io.Writer, s *batch.Summary) error {
 // the same rows.
 func PlanLine(s *batch.Summary) string {
 	send := s.Statuses[batch.StatusDryRun]
-	line := fmt.Sprintf("mfabatch: plan: %s, %d to send", plural(s.Rows, "row"), send)
+	verb, flag := "send", "--rps"
+	if s.Plan {
+		verb, flag = "read", "--read-rps"
+	}
+	line := fmt.Sprintf("mfabatch: plan: %s, %d to %s", plural(s.Rows, "row"), send, verb)
 	if other := s.Rows - send; other > 0 {
 		line += fmt.Sprintf(", %d invalid or skipped", other)
 	}
 	if s.EstimatedSeconds != nil {
-		line += fmt.Sprintf("; about %s at --rps", seconds(*s.EstimatedSeconds))
+		line += fmt.Sprintf("; about %s at %s", seconds(*s.EstimatedSeconds), flag)
 	}
 	if s.WouldExpire != nil && *s.WouldExpire > 0 {
 		line += fmt.Sprintf("; %s will expire before their turn (reported invalid, TokenExpired): try --order expiry, a higher --rps, or fresher tokens", plural(*s.WouldExpire, "token"))

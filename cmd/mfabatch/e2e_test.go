@@ -440,7 +440,7 @@ func toolEnv(t *testing.T) []string {
 
 var reportColumns = []string{
 	"row", "id", "username", "sub", "region", "user_pool_id", "token_sha256", "status", "error_code", "error_message",
-	"attempts", "http_status", "request_id", "started_at", "duration_ms", "request",
+	"attempts", "http_status", "request_id", "started_at", "duration_ms", "request", "action", "before", "after",
 }
 
 // readReport reads a CSV report into one map per row, keyed by column.

@@ -177,8 +177,9 @@ type runFlags struct {
 	shardCount                                    int
 	logLevel                                      slog.Level
 	dryRun, adaptive                              bool
+	plan, skipUnchanged, verify                   bool
 	maxFailures                                   batch.Threshold
-	rps                                           float64
+	rps, readRPS                                  float64
 	burst, workers, maxAttempts                   int
 	timeout, minTokenTTL                          time.Duration
 	region, profile, endpoint, userPoolID         string
@@ -238,6 +239,9 @@ func defineRunFlags(fs *flag.FlagSet, f *runFlags) *numberFlags {
 	fs.StringVar(&f.reportFormat, "report-format", "", "report format: csv or jsonl (default: from --report's name, else csv)")
 	fs.StringVar(&f.summaryPath, "summary", "", "also write the run summary as JSON to this file")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "check every row and show every request; send nothing")
+	fs.BoolVar(&f.plan, "plan", false, "read each row's MFA state and report what its write would change (before, after, action); write nothing")
+	fs.BoolVar(&f.skipUnchanged, "skip-unchanged", false, "read each row's MFA state first; a user already as the row asks is skipped (Unchanged) with no write")
+	fs.BoolVar(&f.verify, "verify", false, "read the state back after each write; a row whose state is not as asked fails (NotApplied)")
 	fs.StringVar(&f.resume, "resume", "", "skip rows that succeeded in this earlier report (CSV or JSONL)")
 	nf := &numberFlags{fs: fs}
 	nf.threshold(&f.maxFailures, batch.Threshold{Percent: 50}, "halt when more than `N` rows, or N% (more than 0, at most 100) of rows sent (checked from 100 on), have failed; off never halts")
@@ -252,6 +256,9 @@ func defineRunFlags(fs *flag.FlagSet, f *runFlags) *numberFlags {
 	fs.Var(progressFlag{&f.progress}, "progress", "progress on standard error: auto (a bar at a terminal, else log), bar, log or off")
 	nf.duration(&f.progressInterval, "progress-interval", 30*time.Second, minProgressInterval, maxProgressInterval, "time between progress lines in log mode")
 	nf.float(&f.rps, "rps", 10, "requests per second per region, retries included",
+		"0 (unlimited) or a number from 0.01 to 10000", "from 0.01 to 10000, or 0 for unlimited",
+		func(v float64) bool { return v == 0 || v >= minRPS && v <= maxRPS })
+	nf.float(&f.readRPS, "read-rps", 20, "reads of users' state (GetUser, AdminGetUser) per second per region, retries included, apart from --rps",
 		"0 (unlimited) or a number from 0.01 to 10000", "from 0.01 to 10000, or 0 for unlimited",
 		func(v float64) bool { return v == 0 || v >= minRPS && v <= maxRPS })
 	nf.int(&f.burst, "burst", 1, 1, maxBurst, "limiter burst")
@@ -282,6 +289,14 @@ func checkRunFlags(f *runFlags, positional []string) error {
 		return usageError{"no manifest given", "mfabatch run [flags] MANIFEST (- reads standard input)"}
 	case len(positional) > 1:
 		return usageError{fmt.Sprintf("one manifest at a time, got %d: %s", len(positional), strings.Join(positional, " ")), ""}
+	}
+	switch {
+	case f.plan && f.dryRun:
+		return usageError{"--plan and --dry-run together: a dry run sends nothing, a plan reads each user's state", "use --plan to see what would change, --dry-run to check the manifest offline"}
+	case f.plan && (f.skipUnchanged || f.verify):
+		return usageError{"--plan writes nothing, so --skip-unchanged and --verify have nothing to do", ""}
+	case f.dryRun && (f.skipUnchanged || f.verify):
+		return usageError{"--dry-run sends nothing, not even the reads --skip-unchanged and --verify make", "use --plan to read the state without writing"}
 	}
 	if f.order != "manifest" && f.order != "expiry" {
 		return usageError{fmt.Sprintf("--order %q: want manifest or expiry", f.order), ""}

@@ -822,7 +822,7 @@ func template(ts *testscript.TestScript, name string) (rows []templateRow, colum
 var reportColumns = []string{
 	"row", "id", "username", "sub", "region", "user_pool_id", "token_sha256", "status",
 	"error_code", "error_message", "attempts", "http_status", "request_id",
-	"started_at", "duration_ms", "request",
+	"started_at", "duration_ms", "request", "action", "before", "after",
 }
 
 var statuses = []string{"succeeded", "failed", "invalid", "skipped", "dry_run", "not_attempted"}

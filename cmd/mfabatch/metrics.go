@@ -80,13 +80,16 @@ func newMetrics(f *runFlags, stderr io.Writer) *metrics {
 			Help: "The rate calls may leave at now, per region, in requests per second; absent when unlimited."}, []string{"region"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "mfabatch_call_duration_seconds",
 			Help: "Time from sending a call to its answer or error.", Buckets: prometheus.DefBuckets}),
-		file: f.metricsFile, push: f.metricsPush, dryRun: f.dryRun, out: stderr, warned: map[string]bool{},
+		file: f.metricsFile, push: f.metricsPush, dryRun: f.dryRun || f.plan, out: stderr, warned: map[string]bool{},
 	}
 	// Every status and op is there from the start, at 0.
 	for _, s := range batch.Statuses {
 		m.rows.WithLabelValues(string(s))
 	}
 	m.calls.WithLabelValues(batch.OpWrite)
+	if f.plan || f.skipUnchanged || f.verify {
+		m.calls.WithLabelValues(batch.OpRead)
+	}
 	return m
 }
 
@@ -153,7 +156,7 @@ func (m *metrics) call(c batch.CallStat) {
 		m.retries.Inc()
 	}
 	m.duration.Observe(c.Duration.Seconds())
-	if c.Limit > 0 {
+	if c.Limit > 0 && c.Op == batch.OpWrite { // the write quota's rate: the one --rps sets
 		m.limit.WithLabelValues(c.Region).Set(c.Limit)
 	}
 }

@@ -58,6 +58,9 @@ func plan(ctx context.Context, cfg batch.Config, src *source, format string, m b
 		return &carried{}, nil
 	}
 	cfg.DryRun, cfg.Log, cfg.OnResult, cfg.Reported = true, nil, nil, nil
+	if cfg.Plan {
+		cfg.RPS = cfg.ReadRPS // the estimate is of reads
+	}
 	c := &carried{w: w}
 	sum, err := (&batch.Runner{Config: cfg}).Run(ctx, pm, c)
 	switch {

@@ -251,6 +251,7 @@ func runConfig(f *runFlags, defaultRegion string, shard batch.Shard, prog *progr
 		Workers: f.workers, RPS: f.rps, Burst: f.burst, MaxAttempts: f.maxAttempts,
 		Timeout: f.timeout, MinTokenTTL: f.minTokenTTL, Region: f.region, DefaultRegion: defaultRegion,
 		UserPoolID: f.userPoolID, Defaults: f.defaults, DryRun: f.dryRun, MaxFailures: f.maxFailures, Adaptive: f.adaptive,
+		Plan: f.plan, SkipUnchanged: f.skipUnchanged, Verify: f.verify, ReadRPS: f.readRPS,
 		Log: newLogger(prog.Stderr(), f.logFormat, f.logLevel), Shard: shard, OnResult: prog.Add,
 		OnHalt: func(reason string) {
 			fmt.Fprintf(prog.Stderr(), "mfabatch: halting because %s; calls in flight finish, and the rows not yet sent are reported not_attempted\n", reason)
