@@ -50,8 +50,9 @@ func UserKey(pool, username string) uint64 {
 	return h.Sum64()
 }
 
-// add counts a row that succeeded, or that an earlier resume skipped
-// because it had: a resumed run's report is as good as the first. A row
+// add counts a row that succeeded, that an earlier resume skipped because
+// it had (a resumed run's report is as good as the first), or that was
+// already as asked (Unchanged). A row
 // with a token fingerprint is a token row; one without, an admin row.
 func (d *Done) add(r Row) error {
 	if r.Status != string(batch.StatusSucceeded) && !(r.Status == string(batch.StatusSkipped) && (r.ErrorCode == batch.CodeAlreadySucceeded || r.ErrorCode == batch.CodeUnchanged)) {

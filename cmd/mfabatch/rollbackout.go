@@ -233,9 +233,6 @@ func (stdoutDest) close() error  { return nil }
 // they did, and last the rows put back and left out.
 func (rb *rollback) tell() {
 	c := rb.count
-	if c.earlier > 0 {
-		fmt.Fprintf(rb.stderr, "mfabatch: note: %s skipped as done by an earlier run (--resume): that run's report holds their before state; roll it back too\n", rowCount(c.earlier))
-	}
 	switch {
 	case rb.out.admin && rb.f.manifest != "":
 		fmt.Fprintln(rb.stderr, "mfabatch: note: --manifest was not read: the rows to put back name their users by username")
@@ -247,9 +244,9 @@ func (rb *rollback) tell() {
 		fmt.Fprintf(rb.stderr, "mfabatch: note: the manifest holds the users' access tokens, which expire (1 hour after sign-in by default%s): run it before they do\n", first)
 	}
 	fmt.Fprintf(rb.stderr, "mfabatch: rollback: the report has %s: %d changed, %d changed nothing%s\n", rowCount(c.rows), c.changed, c.rows-c.changed, rb.unchangedCounts())
-	put := rowCount(c.put)
+	passkeys := ""
 	if c.passkeys > 0 {
-		put += fmt.Sprintf(" (%d without the passkey setting)", c.passkeys)
+		passkeys = fmt.Sprintf(" (%d without their passkey setting)", c.passkeys)
 	}
 	var reasons []string
 	for i, n := range c.left {
@@ -261,7 +258,7 @@ func (rb *rollback) tell() {
 	if len(reasons) > 0 {
 		why = " (" + strings.Join(reasons, ", ") + ")"
 	}
-	fmt.Fprintf(rb.stderr, "mfabatch: rollback: %s to put back, %d left out%s\n", put, rb.leftOut(), why)
+	fmt.Fprintf(rb.stderr, "mfabatch: rollback: %s to put back%s, %d left out%s\n", rowCount(c.put), passkeys, rb.leftOut(), why)
 }
 
 // unchangedCounts is " (failed 1, skipped 2)": the rows that changed

@@ -28,6 +28,7 @@ const (
 	leftBadBefore
 	leftPasskeyOnly
 	leftTwice
+	leftEarlier
 	leftNoToken
 	leftExpired
 	leftCut
@@ -35,7 +36,7 @@ const (
 )
 
 var leftNames = [leftReasons]string{"no before state", "unreadable before state", "passkey only", "user changed twice",
-	"token not in the manifest", "token expired", "cut short"}
+	"done by an earlier run", "token not in the manifest", "token expired", "cut short"}
 
 // tokenRow is a token row to put back, until the manifest gives its
 // token: some 30 bytes a row, so a report of millions fits.
@@ -66,7 +67,6 @@ type rollback struct {
 type rollbackCount struct {
 	rows, changed, put int
 	unchanged          map[string]int // rows that changed nothing, by status
-	earlier            int            // skipped: done by an earlier run (--resume)
 	passkeys           int            // put back without their passkey setting
 	left               [leftReasons]int
 }
@@ -179,11 +179,13 @@ func (rb *rollback) take(row report.Row) error {
 	if !slices.Contains(batch.Statuses, batch.Status(row.Status)) {
 		return usageError{fmt.Sprintf("the report %s: report line %d: column status: %s is not a status a run writes", rb.reportPath, row.Line, quote(clipText(row.Status, 40))), ""}
 	}
+	if row.Status == string(batch.StatusSkipped) && row.ErrorCode == batch.CodeAlreadySucceeded {
+		rb.count.changed++
+		rb.leave(leftEarlier, rowName(row), "skipped as done by an earlier run (--resume): its before state is in that run's report, if --report named another file; roll that report back too")
+		return nil
+	}
 	if !changed(row) {
 		rb.count.unchanged[row.Status]++
-		if row.Status == string(batch.StatusSkipped) && row.ErrorCode == batch.CodeAlreadySucceeded {
-			rb.count.earlier++
-		}
 		return nil
 	}
 	rb.count.changed++
