@@ -149,15 +149,18 @@ func (rb *rollback) readReport(ctx context.Context) error {
 }
 
 // openReport opens the report: standard input, a file or an S3 object.
+// A pipe is read so that a signal ends a read that waits on it.
 func (rb *rollback) openReport(ctx context.Context) (io.ReadCloser, error) {
 	var in io.ReadCloser = io.NopCloser(rb.stdin)
+	file, _ := rb.stdin.(*os.File)
 	if rb.reportPath != "-" {
 		var err error
 		if in, err = openReport(ctx, rb.st, rb.reportPath); err != nil {
 			return nil, usageError{"cannot read the report: " + err.Error(), ""}
 		}
+		file, _ = in.(*os.File)
 	}
-	if f, ok := in.(*os.File); ok && regular(f) {
+	if file == nil || regular(file) {
 		return in, nil
 	}
 	return struct {
