@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -124,7 +125,7 @@ func (r *Reader) Next() (Row, error) {
 func (row *Row) check(rowText string) error {
 	if rowText != "" {
 		n, err := strconv.Atoi(rowText)
-		if err != nil || n < 1 {
+		if err != nil || n < 1 || n > math.MaxInt32 {
 			return fmt.Errorf("column row: %q is not a row number", clipCell(rowText))
 		}
 		row.Row = n

@@ -94,6 +94,7 @@ func TestReaderRefusesDamage(t *testing.T) {
 		"no before column":     {"row,id,username,user_pool_id,token_sha256,status,error_code,request\n1,a,b,c,,succeeded,,\n", "its header lacks before"},
 		"row not a number":     {lines[0] + swap(lines[1], "2,bob@", "x2,bob@") + strings.Join(lines[2:], ""), `report line 2: column row: "x2" is not a row number`},
 		"row zero":             {lines[0] + swap(lines[1], "2,bob@", "0,bob@") + strings.Join(lines[2:], ""), `report line 2: column row: "0" is not a row number`},
+		"row too large":        {lines[0] + swap(lines[1], "2,bob@", "4294967298,bob@") + strings.Join(lines[2:], ""), `report line 2: column row: "4294967298" is not a row number`},
 		"fingerprint":          {lines[0] + swap(lines[1], "00112233aabbccdd,", "00112233aabbccdz,") + strings.Join(lines[2:], ""), "report line 2: column token_sha256: not 16 hex digits"},
 		"fields":               {lines[0] + lines[1][:20] + "\n" + strings.Join(lines[2:], ""), "report line 2 has 3 fields, the header has 19"},
 		"quote":                {lines[0] + "1,\"a\n" + strings.Join(lines[1:], ""), "report line"},

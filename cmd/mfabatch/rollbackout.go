@@ -106,7 +106,7 @@ func (rb *rollback) putBackToken(w *batch.ManifestWriter, row batch.Row, now tim
 	rb.tokens[k] = t
 	claims, _ := batch.ParseToken(row.Token) // the claims read, whatever is wrong after them
 	if exp := claims.Exp; !exp.IsZero() && !exp.After(now) {
-		rb.leave(leftExpired, rowName(report.Row{Row: t.row, ID: row.ID, TokenSHA256: fp}),
+		rb.leave(leftExpired, rowName(report.Row{Row: int(t.row), ID: row.ID, TokenSHA256: fp}),
 			"its access token in --manifest expired at "+exp.Format(time.RFC3339)+": sign the user in again for a new one, or roll back by username (admin mode)")
 		return nil
 	}
@@ -121,7 +121,7 @@ func (rb *rollback) putBackToken(w *batch.ManifestWriter, row batch.Row, now tim
 // token the manifest did not hold.
 func (rb *rollback) listMissing() {
 	type missing struct {
-		row int
+		row int32
 		fp  uint64
 	}
 	var rows []missing
@@ -132,7 +132,7 @@ func (rb *rollback) listMissing() {
 	}
 	slices.SortFunc(rows, func(a, b missing) int { return cmp.Compare(a.row, b.row) })
 	for _, m := range rows {
-		who := rowName(report.Row{Row: m.row, TokenSHA256: fmt.Sprintf("%016x", m.fp)})
+		who := rowName(report.Row{Row: int(m.row), TokenSHA256: fmt.Sprintf("%016x", m.fp)})
 		rb.leave(leftNoToken, who, "its token is not in --manifest "+rb.f.manifest)
 	}
 }
