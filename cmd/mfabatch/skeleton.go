@@ -104,13 +104,17 @@ func skeletonCmd(args []string, stdout io.Writer) error {
 	return err
 }
 
-// exampleResult is a report row as a successful run writes it.
+// exampleResult is a report row as a successful run with
+// --skip-unchanged --verify writes it: a read, the write, a read back.
 func exampleResult() batch.Result {
 	const fp = "3f1c9a7be2d40c55"
+	before, _ := batch.ParseState("sms*")
+	after, _ := batch.ParseState("sms,totp*")
 	return batch.Result{
 		Row: 1, ID: "alice@example.com", Username: "alice",
 		Sub: "7d1f3c2e-8a4b-4e6f-9c1d-2b3a4c5d6e7f", Region: "us-east-1",
-		TokenSHA256: fp, Status: batch.StatusSucceeded, Attempts: 1, HTTPStatus: 200,
+		TokenSHA256: fp, Status: batch.StatusSucceeded, Attempts: 3, HTTPStatus: 200,
+		Action: batch.ActionChange, Before: before, After: after,
 		RequestID: "2f6c1a8e-4b7d-4c3e-9a1f-5d8b7e6c4a2b",
 		StartedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Duration: 87 * time.Millisecond,
 		Request: `{"AccessToken":"<redacted:` + fp + `>","SoftwareTokenMfaSettings":{"Enabled":true,"PreferredMfa":true}}`,
