@@ -114,7 +114,10 @@ func (rb *rollback) putBackToken(w *batch.ManifestWriter, row batch.Row, now tim
 		rb.expires = exp
 	}
 	rb.count.put++
-	return w.Write(batch.Row{ID: row.ID, Token: row.Token, Settings: t.settings})
+	if err := w.Write(batch.Row{ID: row.ID, Token: row.Token, Settings: t.settings}); err != nil {
+		return spoolFailed(err)
+	}
+	return nil
 }
 
 // listMissing leaves out, in the report's order, the token rows whose

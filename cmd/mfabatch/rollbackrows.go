@@ -275,7 +275,10 @@ func (rb *rollback) putBackAdmin(row report.Row, s batch.Settings) error {
 		return err
 	}
 	rb.count.put++
-	return w.Write(batch.Row{ID: row.ID, Admin: true, Username: row.Username, UserPoolID: row.UserPoolID, Settings: s})
+	if err := w.Write(batch.Row{ID: row.ID, Admin: true, Username: row.Username, UserPoolID: row.UserPoolID, Settings: s}); err != nil {
+		return spoolFailed(err)
+	}
+	return nil
 }
 
 // rowName names a report row in a message: its number, id and token
