@@ -17,6 +17,14 @@ var (
 	// TOTPNotVerified answers InvalidParameterException, as the service
 	// answers enabling TOTP for a user who never verified a software token.
 	TOTPNotVerified = apiError("InvalidParameterException", func(Call) string { return "User has not verified software token mfa" })
+	// totpWritesOnly answers a write as TOTPNotVerified does, and any other
+	// call as the user is: reading such a user works.
+	totpWritesOnly = func(c Call) Reply {
+		if Category(c.Op) != UserUpdate {
+			return Reply{}
+		}
+		return TOTPNotVerified(c)
+	}
 	// AccessDenied answers AccessDeniedException, as IAM refuses a caller
 	// whose policy does not allow the call on the pool.
 	AccessDenied = apiError("AccessDeniedException", func(c Call) string {
@@ -40,13 +48,14 @@ func poolARN(c Call) string {
 	return "arn:aws:cognito-idp:" + region + ":" + testAccount + ":userpool/" + c.PoolID
 }
 
-// AdminAnswers are answers by a user name's first word, for ByUsername:
-// nouser-NAME does not exist, nototp-NAME never verified a software token,
-// denied-NAME is in a pool the caller may not change, nopool-NAME in a
-// pool that does not exist.
+// AdminAnswers are answers by a user name's first word, for ByUsername,
+// to writes and reads alike: nouser-NAME does not exist, nototp-NAME never
+// verified a software token (its writes fail; it reads as it is),
+// denied-NAME is in a pool the caller may not use, nopool-NAME in a pool
+// that does not exist. (noapply-NAME needs no decider: see User.)
 var AdminAnswers = map[string]func(Call) Reply{
 	"nouser": UserNotFound,
-	"nototp": TOTPNotVerified,
+	"nototp": totpWritesOnly,
 	"denied": AccessDenied,
 	"nopool": PoolNotFound,
 }

@@ -129,18 +129,25 @@ func TestAdminSignatureRefused(t *testing.T) {
 // edit, when not nil, changes it after signing.
 func signedRequest(t *testing.T, srv *Server, body string, at time.Time, service string, edit func(*http.Request)) *http.Request {
 	t.Helper()
+	req := signedOp(t, srv, "AdminSetUserMFAPreference", body, at, service)
+	if edit != nil {
+		edit(req)
+	}
+	return req
+}
+
+// signedOp is a request for op signed with TestCredentials at at.
+func signedOp(t *testing.T, srv *Server, op, body string, at time.Time, service string) *http.Request {
+	t.Helper()
 	req, err := http.NewRequest("POST", srv.URL+"/", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", jsonType)
-	req.Header.Set("X-Amz-Target", targetPrefix+"AdminSetUserMFAPreference")
+	req.Header.Set("X-Amz-Target", targetPrefix+op)
 	sum := sha256.Sum256([]byte(body))
 	if err := v4.NewSigner().SignHTTP(context.Background(), TestCredentials, req, hex.EncodeToString(sum[:]), service, "us-east-1", at); err != nil {
 		t.Fatal(err)
-	}
-	if edit != nil {
-		edit(req)
 	}
 	return req
 }

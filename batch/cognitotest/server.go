@@ -1,9 +1,13 @@
 // Package cognitotest provides a test double for the Amazon Cognito user-pool
 // API: an HTTP server that speaks the service's JSON 1.1 protocol, answers
-// SetUserMFAPreference and AdminSetUserMFAPreference as a test decides
-// (success, throttling, server errors, connection resets, stalls, any API
-// error), and records every call so tests can check attempts, request bodies
-// and request rates. Admin calls must carry a SigV4 signature made with
+// SetUserMFAPreference, AdminSetUserMFAPreference, GetUser, AdminGetUser,
+// ListUsers and ListUsersInGroup as a test decides (success, throttling,
+// server errors, connection resets, stalls, any API error, for every
+// operation or some: see ByOp), and records every call so tests can check
+// attempts, request bodies and request rates. A call the test lets through
+// is answered from the server's users and their MFA state, which tests
+// seed and inspect (see User, AddUser): a write changes what later reads
+// and listings answer. Admin calls must carry a SigV4 signature made with
 // credentials the server trusts (TestCredentials and the like, see Trust),
 // checked as the service checks it. It also mints unsigned Cognito-style
 // access tokens (see Token).
@@ -25,6 +29,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"log"
 	"maps"
@@ -46,11 +51,6 @@ const (
 	targetPrefix = "AWSCognitoIdentityProviderService."
 	jsonType     = "application/x-amz-json-1.1"
 )
-
-// ops lists the operations the server answers, and whether each is an
-// admin call (signed, by user name); any other target is an
-// UnknownOperationException, as the service answers it.
-var ops = map[string]bool{"SetUserMFAPreference": false, "AdminSetUserMFAPreference": true}
 
 // Fault is how the server answers a call.
 type Fault int
@@ -94,14 +94,17 @@ type Call struct {
 	Op    string    // operation from X-Amz-Target, such as "SetUserMFAPreference"; "" when absent
 	Body  []byte    // raw request body, exactly as received; shared, do not modify
 	Token string    // the body's AccessToken; "" when unreadable
-	// Attempt is 1-based: how many calls so far were for this same user,
-	// this one included: the same Token, or for an admin call the same
-	// UserPoolId and Username. 0 when the call names no user.
+	// Attempt is 1-based: how many calls of this operation so far were for
+	// this same user, this one included: the same Token, or for an admin
+	// call the same UserPoolId and Username; for a listing, the same page
+	// of the same pool (and group). 0 when the call names none.
 	Attempt int
 	// Username is an admin call's Username, or the username claim of a
 	// call's Token (read without verifying it); "" when absent.
 	Username string
 	PoolID   string // an admin call's UserPoolId; "" when absent
+	Group    string // a ListUsersInGroup call's GroupName; "" when absent
+	Page     string // a listing's PaginationToken or NextToken; "" for the first page
 
 	// Who signed the call, as its Authorization header says ("" when it
 	// has none or cannot be read), and whether the signature verified
@@ -113,12 +116,23 @@ type Call struct {
 }
 
 // user is what Attempt counts calls by: the token, or the pool and user
-// name of an admin call.
+// name of an admin call, or the page of a listing, and the operation but
+// for the writes (whose key is kept as it was, so that Mix decides them
+// as it always has).
 func (c Call) user() string {
-	if c.Token != "" || c.Username == "" {
-		return c.Token
+	var u string
+	switch {
+	case c.Token != "":
+		u = c.Token
+	case c.Username != "":
+		u = c.PoolID + "\x00" + c.Username
+	case Category(c.Op) == UserList:
+		u = c.PoolID + "\x00" + c.Group + "\x00" + c.Page
 	}
-	return c.PoolID + "\x00" + c.Username
+	if u == "" || Category(c.Op) == UserUpdate {
+		return u
+	}
+	return c.Op + "\x00" + u
 }
 
 // Reply says what the server does with a call.
@@ -148,19 +162,25 @@ type Server struct {
 	once    sync.Once
 
 	mu       sync.Mutex
-	calls    []Call
-	attempts map[string]int             // calls per user (see Call.user)
+	started  time.Time
+	calls    []Call    // kept while keep is true
+	arrivals []arrival // every call
+	keep     bool
+	seed     maphash.Seed
+	attempts map[uint64]int             // calls per user, by the hash of Call.user
 	conns    int                        // connections accepted
 	trusted  map[string]aws.Credentials // by access key id
+
+	users *store // the pools, their users and groups
 }
 
-// NewServer starts a server that answers each well-formed
-// SetUserMFAPreference or AdminSetUserMFAPreference call as decide says; a
-// nil decide answers every call with success. Requests the service itself
-// would reject (wrong method, content type or target, malformed JSON, no
-// AccessToken, no Username or UserPoolId, an admin call not signed by
-// trusted credentials for the pool's region) get the service's HTTP 400
-// error without consulting decide, but are still recorded.
+// NewServer starts a server that answers each well-formed call as decide
+// says; a call decide lets through (all of them, when decide is nil) is
+// answered from the server's users (see User). Requests the service itself would reject (wrong
+// method, content type or target, malformed JSON, no AccessToken, no
+// Username or UserPoolId, a Limit out of range, an admin call not signed
+// by trusted credentials for the pool's region) get the service's HTTP
+// 400 error without consulting decide, but are still recorded.
 //
 // decide is called concurrently from the server's goroutines, so it must be
 // safe for concurrent use; it should return promptly, since Close waits for it.
@@ -178,8 +198,12 @@ func newServer(decide func(Call) Reply, tlsConfig *tls.Config) *Server {
 	s := &Server{
 		decide:   decide,
 		closing:  make(chan struct{}),
-		attempts: make(map[string]int),
+		started:  time.Now(),
+		keep:     true,
+		seed:     maphash.MakeSeed(),
+		attempts: make(map[uint64]int),
 		trusted:  make(map[string]aws.Credentials),
+		users:    newStore(),
 	}
 	for _, creds := range []aws.Credentials{TestCredentials, TestSessionCredentials, TestExpiredCredentials} {
 		s.trusted[creds.AccessKeyID] = creds
@@ -226,7 +250,7 @@ func (s *Server) Connections() int {
 
 // Calls returns the calls received so far, in arrival order. The server
 // keeps every call, body included, until it is garbage: a soak test of a
-// million calls holds a million bodies.
+// million calls holds a million bodies, unless it turns KeepCalls off.
 func (s *Server) Calls() []Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -240,7 +264,7 @@ func (s *Server) Calls() []Call {
 func (s *Server) MaxInWindow(d time.Duration) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return maxInWindow(len(s.calls), func(i int) time.Time { return s.calls[i].At }, d)
+	return maxInWindow(len(s.arrivals), func(i int) time.Time { return s.started.Add(s.arrivals[i].at) }, d)
 }
 
 // MaxInWindow returns the most of the ascending times that lie within any
@@ -290,7 +314,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.decide != nil {
 		reply = s.decide(c)
 	}
-	s.answer(w, r, c.N, reply)
+	s.answer(w, r, c, reply)
 }
 
 // operation returns the operation a request asks for, checking what the
@@ -318,13 +342,15 @@ func (s *Server) inspect(r *http.Request, c *Call) *protocolError {
 	if perr != nil {
 		return perr
 	}
-	var in struct{ AccessToken, Username, UserPoolId *string }
+	var in request
 	jerr := json.Unmarshal(c.Body, &in)
 	c.Token, c.Username, c.PoolID = deref(in.AccessToken), deref(in.Username), deref(in.UserPoolId)
+	c.Group, c.Page = deref(in.GroupName), cmp.Or(deref(in.PaginationToken), deref(in.NextToken))
 	if c.Username == "" {
 		c.Username = usernameClaim(c.Token)
 	}
-	if ops[op] {
+	spec := ops[op]
+	if spec.admin {
 		if perr := s.authenticate(r, c.Body, poolRegion(c.PoolID), c); perr != nil {
 			return perr
 		}
@@ -332,10 +358,28 @@ func (s *Server) inspect(r *http.Request, c *Call) *protocolError {
 	if jerr != nil {
 		return &protocolError{"SerializationException", "request body: " + jerr.Error()}
 	}
-	if ops[op] {
-		return validate(map[string]*string{"username": in.Username, "userPoolId": in.UserPoolId})
+	members := map[string]*string{}
+	for _, name := range spec.members {
+		members[name] = in.member(name)
 	}
-	return validate(map[string]*string{"accessToken": in.AccessToken})
+	if spec.category != UserList {
+		in.Limit = nil // not a member of the other operations' requests
+	}
+	return validate(members, in.Limit)
+}
+
+// request is the members of a request that the server checks before
+// answering it.
+type request struct {
+	AccessToken, Username, UserPoolId, GroupName *string
+	PaginationToken, NextToken                   *string
+	Limit                                        *int64
+}
+
+// member is the required member named as the service's messages name it.
+func (in *request) member(name string) *string {
+	return map[string]*string{"accessToken": in.AccessToken, "username": in.Username,
+		"userPoolId": in.UserPoolId, "groupName": in.GroupName}[name]
 }
 
 func deref(p *string) string {
@@ -357,9 +401,10 @@ func poolRegion(poolID string) string {
 	return region
 }
 
-// validate checks that the required members are there, and that a
-// userPoolId has the service's shape, as the service words it.
-func validate(members map[string]*string) *protocolError {
+// validate checks that the required members are there, that a
+// userPoolId has the service's shape, and that a listing's limit is in
+// range, as the service words it.
+func validate(members map[string]*string, limit *int64) *protocolError {
 	var errs []string
 	for _, name := range slices.Sorted(maps.Keys(members)) {
 		v := members[name]
@@ -370,6 +415,12 @@ func validate(members map[string]*string) *protocolError {
 			errs = append(errs, fmt.Sprintf("Value %q at 'userPoolId' failed to satisfy constraint: "+
 				"Member must satisfy regular expression pattern: %s", *v, `[\w-]+_[0-9a-zA-Z]+`))
 		}
+	}
+	switch {
+	case limit != nil && *limit < minLimit:
+		errs = append(errs, fmt.Sprintf("Value '%d' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to %d", *limit, minLimit))
+	case limit != nil && *limit > maxLimit:
+		errs = append(errs, fmt.Sprintf("Value '%d' at 'limit' failed to satisfy constraint: Member must have value less than or equal to %d", *limit, maxLimit))
 	}
 	switch len(errs) {
 	case 0:
@@ -386,25 +437,36 @@ func validate(members map[string]*string) *protocolError {
 func (s *Server) record(c Call) Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c.N, c.At = len(s.calls)+1, time.Now()
+	c.N, c.At = len(s.arrivals)+1, time.Now()
 	if u := c.user(); u != "" {
-		s.attempts[u]++
-		c.Attempt = s.attempts[u]
+		h := maphash.String(s.seed, u)
+		s.attempts[h]++
+		c.Attempt = s.attempts[h]
 	}
-	s.calls = append(s.calls, c)
+	s.arrivals = append(s.arrivals, arrival{at: c.At.Sub(s.started), op: opIndex(c.Op)})
+	if s.keep {
+		s.calls = append(s.calls, c)
+	}
 	return c
 }
 
-func (s *Server) answer(w http.ResponseWriter, r *http.Request, n int, reply Reply) {
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, c Call, reply Reply) {
 	if reply.Delay > 0 && !s.wait(r.Context(), reply.Delay) {
 		panic(http.ErrAbortHandler)
 	}
+	n := c.N
 	id := cmp.Or(reply.RequestID, RequestID(n))
 	code := func(def string) string { return cmp.Or(reply.Code, def) }
 	message := func(def string) string { return cmp.Or(reply.Message, def) }
 	switch reply.Fault {
 	case None:
-		writeResponse(w, id, http.StatusOK, "", jsonType, []byte("{}"))
+		// Only a call let through reaches the users: a fault changes nothing.
+		body, perr := s.serve(c)
+		if perr != nil {
+			writeError(w, id, http.StatusBadRequest, perr.code, perr.message)
+			return
+		}
+		writeResponse(w, id, http.StatusOK, "", jsonType, body)
 	case Throttle:
 		writeError(w, id, http.StatusBadRequest, code("TooManyRequestsException"), message("Rate exceeded"))
 	case Internal:
@@ -484,8 +546,8 @@ func writeResponse(w http.ResponseWriter, requestID string, status int, errorTyp
 }
 
 // FailAttempts returns a decider that answers the first n attempts of each
-// user (access token, or pool and user name) with fault f and every later
-// attempt with success.
+// user (access token, or pool and user name) at each operation, and of
+// each listing's page, with fault f and every later attempt with success.
 func FailAttempts(n int, f Fault) func(Call) Reply {
 	return func(c Call) Reply {
 		if c.Attempt <= n {
@@ -497,8 +559,9 @@ func FailAttempts(n int, f Fault) func(Call) Reply {
 
 // Mix returns a decider that answers each call with fault f with probability
 // p[f], and with success otherwise. The choice is a pure function of seed,
-// the call's user (its Token, or its pool and user name) and its Attempt,
-// not of arrival order, so a run with
+// the call's user (its Token, or its pool and user name; a listing's page),
+// its operation unless it is a write, and its Attempt, not of arrival
+// order, so a run with
 // concurrent workers is reproducible, and a test can learn what a recorded
 // call got by calling the decider on it again. Mix panics when a probability
 // is negative or they add up to more than 1.

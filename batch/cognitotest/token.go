@@ -151,17 +151,31 @@ func formatUUID(b [16]byte) string {
 // usernameClaim reads a token's username claim without verifying the
 // token; "" when the token is no JWT or has none.
 func usernameClaim(token string) string {
+	c, _ := readClaims(token)
+	return c.Username
+}
+
+// tokenClaims are the claims the server reads from a token.
+type tokenClaims struct {
+	Iss      string  `json:"iss"`
+	Sub      string  `json:"sub"`
+	Username string  `json:"username"`
+	Exp      float64 `json:"exp"`
+}
+
+// readClaims reads a token's claims without verifying the token, and
+// reports whether it is a JWT whose payload is a JSON object.
+func readClaims(token string) (tokenClaims, bool) {
+	var c tokenClaims
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
-		return ""
+		return c, false
 	}
 	b, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
-		return ""
+		return c, false
 	}
-	var p struct {
-		Username string `json:"username"`
-	}
-	_ = json.Unmarshal(b, &p) // a payload that is no JSON has no username
-	return p.Username
+	// A claim of another type leaves the rest read, but the token unread.
+	err = json.Unmarshal(b, &c)
+	return c, err == nil
 }

@@ -23,6 +23,15 @@ package main
 // (InvalidParameterException), denied- users get AccessDeniedException,
 // nopool- users ResourceNotFoundException for their pool.
 //
+// The endpoint also answers reads (GetUser, AdminGetUser) and listings
+// (ListUsers, ListUsersInGroup), from users whose MFA state the writes
+// change (see cognitotest.User): a token's user is its pool and username
+// (LABEL in us-east-1_TEST unless pool= or username= say otherwise); a
+// user no script seeded or wrote reads as one with no MFA. The names
+// above answer reads as they answer writes (the first N attempts of each
+// operation), but for badparam- and nototp- users, whose reads work;
+// noapply- users' writes succeed and change nothing.
+//
 // Every mfabatch run is checked: it exits 0, or with !, fails and is
 // followed by exitcode; its stderr shows no race or panic; and no 16
 // characters of any of the script's tokens are in its stdout, its stderr
@@ -39,8 +48,9 @@ package main
 //	                          signal N killed it)
 //	signal HUP|INT|TERM|KILL  send a signal to the background run
 //	feed FILE                 write FILE to the background run's stdin
-//	waitfor calls N           wait until the server has had N calls since
-//	                          the last calls command
+//	waitfor calls [-op OPS] N wait until the server has had N calls (of
+//	                          OPS; writes by default) that calls has not
+//	                          counted
 //	waitfor stderr REGEXP     wait until the background run's stderr matches
 //	waitfor FILE REGEXP       wait until FILE matches (^ and $ at line ends)
 //	waitfor exit [D]          wait for the background run to exit, for at
@@ -64,15 +74,41 @@ package main
 //	                          to n, each once; -partial: at most once) and
 //	                          print its columns sorted by row, a token's
 //	                          fingerprint shown as fp(LABEL)
-//	calls [-bodies|-arrival|-signed] N|MIN-MAX
-//	                          the server got N (MIN to MAX) calls since the
-//	                          last calls command; print "LABEL COUNT" for
+//	calls [-op OPS] [-bodies|-arrival|-signed|-byop] N|MIN-MAX
+//	                          the server got N (MIN to MAX) calls of OPS
+//	                          (see fail; the writes by default, and then no
+//	                          other call may be left uncounted) since calls
+//	                          last counted them; print "LABEL COUNT" for
 //	                          each user called (a token's label, an admin
 //	                          call's user name, USER@POOL outside
-//	                          us-east-1_TEST), or each call's body (by
-//	                          label, or in order of arrival), a token shown
-//	                          as <token:LABEL>, or who signed each call (by
+//	                          us-east-1_TEST, a listing's POOL or
+//	                          POOL/GROUP; "LABEL OP COUNT" when the calls
+//	                          are of more than one operation), or "OP
+//	                          COUNT" (-byop: every operation unless -op
+//	                          says), or each call's body (by label, or in
+//	                          order of arrival), a token shown as
+//	                          <token:LABEL>, or who signed each call (by
 //	                          label: see signer)
+//	fail OPS KIND N           the next N calls of OPS get KIND (throttle,
+//	                          internal, unavailable, reset, stall), before
+//	                          the names above are looked at; OPS is
+//	                          operations and writes, reads, lists or all,
+//	                          separated by commas
+//	users add POOL FILE       add the users of a CSV file to POOL (made
+//	                          even when the file has no rows): a header
+//	                          naming username and any of mfa (the state as
+//	                          the report writes it, such as "sms,totp*",
+//	                          or factors separated by spaces or
+//	                          semicolons, * on the preferred one),
+//	                          preferred, groups (separated by spaces or
+//	                          semicolons), status, enabled, passkey; other
+//	                          columns are attributes (see addUsers)
+//	users show POOL [USERNAME...]
+//	                          print "USERNAME STATE" for each user of POOL,
+//	                          or those named, by name: STATE as the report
+//	                          writes it (none for no factor), then
+//	                          +passkey when passkeys are enabled; "-" for
+//	                          a user the endpoint does not have
 //	cutline FILE N|last       cut line N of FILE short, as a write cut
 //	                          mid-line leaves it: its first half, no newline
 //	fifo open FIFO            wait until a reader opens FIFO, and keep its
@@ -107,6 +143,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"text/tabwriter"
@@ -149,6 +186,8 @@ func TestScripts(t *testing.T) {
 			"fifo":        cmdFifo,
 			"tlsendpoint": cmdTLSEndpoint,
 			"creds":       cmdCreds,
+			"users":       cmdUsers,
+			"fail":        cmdFail,
 			"tokenfile":   cmdTokenFile,
 		},
 	})
@@ -169,7 +208,7 @@ func installTool(bindir string) error {
 // script is one script's state, shared by its commands.
 type script struct {
 	srv     *cognitotest.Server
-	seen    int // calls already counted by the calls command
+	seen    map[string]int // calls of each operation already counted by the calls command
 	bin     string
 	env     []string // the tool's environment, as set up
 	bg      *background
@@ -181,6 +220,9 @@ type script struct {
 	tokens map[string]minted // by label
 	labels map[string]string // a token, or its fingerprint, to its label
 	pieces map[string]string // every 16 characters of a token to its label
+
+	mu      sync.Mutex // guards failing, which the endpoint reads
+	failing []*failing
 
 	tokenFiles map[string]bool // files runs may write tokens to (tokenfile)
 }
@@ -198,10 +240,11 @@ func state(ts *testscript.TestScript) *script {
 // setup starts the script's Cognito endpoint and cuts the tool off from
 // any AWS configuration, credentials, metadata service or proxy.
 func setup(env *testscript.Env, bindir string) error {
-	srv := cognitotest.NewServer(decide)
-	env.Defer(srv.Close)
-	s := &script{srv: srv, bin: filepath.Join(bindir, "mfabatch"), fifos: map[string]*os.File{},
+	s := &script{seen: map[string]int{}, bin: filepath.Join(bindir, "mfabatch"), fifos: map[string]*os.File{},
 		tokens: map[string]minted{}, labels: map[string]string{}, pieces: map[string]string{}, tokenFiles: map[string]bool{}}
+	srv := cognitotest.NewServer(s.decide)
+	env.Defer(srv.Close)
+	s.srv = srv
 	env.Values[scriptKey{}] = s
 	env.Defer(func() {
 		t, ok := env.T().(interface{ Failed() bool })
@@ -268,13 +311,17 @@ var answers = map[string]cognitotest.Reply{
 	"slow":      {Delay: 500 * time.Millisecond},
 }
 
+// writeAnswers are the answers that only writes get: the same users read
+// as they are.
+var writeAnswers = []string{"badparam"}
+
 // decide answers a call by its user's name, the token's username claim
 // or an admin call's Username: see the top of the file.
 var decide = cognitotest.ByUsername(cognitotest.AdminAnswers, decideByName)
 
 func decideByName(c cognitotest.Call) cognitotest.Reply {
 	word, _, dash := strings.Cut(c.Username, "-")
-	if r, ok := answers[word]; dash && ok {
+	if r, ok := answers[word]; dash && ok && (cognitotest.Category(c.Op) == cognitotest.UserUpdate || !slices.Contains(writeAnswers, word)) {
 		return r
 	}
 	if dash && (word == "echo" || word == "echopiece" || word == "echook") {
@@ -588,8 +635,12 @@ func cmdFeed(ts *testscript.TestScript, neg bool, args []string) {
 
 func cmdWaitfor(ts *testscript.TestScript, neg bool, args []string) {
 	s := state(ts)
+	ops := opGroups["writes"]
+	if len(args) == 4 && args[0] == "calls" && args[1] == "-op" {
+		ops, args = parseOps(ts, args[2]), []string{"calls", args[3]}
+	}
 	if neg || len(args) != 2 && !(len(args) == 1 && args[0] == "exit") {
-		ts.Fatalf("usage: waitfor calls N | stderr REGEXP | FILE REGEXP | exit [DURATION]")
+		ts.Fatalf("usage: waitfor calls [-op OPS] N | stderr REGEXP | FILE REGEXP | exit [DURATION]")
 	}
 	switch args[0] {
 	case "exit":
@@ -598,7 +649,8 @@ func cmdWaitfor(ts *testscript.TestScript, neg bool, args []string) {
 	case "calls":
 		n, err := strconv.Atoi(args[1])
 		ts.Check(err)
-		poll(ts, args[1]+" calls", func() bool { return len(s.srv.Calls())-s.seen >= n })
+		counts := func(op string) bool { return slices.Contains(ops, op) }
+		poll(ts, args[1]+" calls", func() bool { return len(s.fresh(counts)) >= n })
 		return
 	}
 	re, err := regexp.Compile("(?m)" + args[1])
@@ -852,7 +904,7 @@ var reportColumns = []string{
 	"started_at", "duration_ms", "request", "action", "before", "after",
 }
 
-var statuses = []string{"succeeded", "failed", "invalid", "skipped", "dry_run", "not_attempted"}
+var statuses = []string{"succeeded", "failed", "invalid", "skipped", "dry_run", "not_attempted", "planned"}
 
 // readReport reads a CSV or JSON Lines report into one map per row, every
 // value as text: "" for an empty cell or a JSON null, and a JSON request
@@ -1020,10 +1072,15 @@ func (s *script) showFingerprint(fp string) string {
 }
 
 // callLabel names a call's user: its token's label, or an admin call's
-// user name, with "@POOL" when the pool is not defaultPool.
+// user name, with "@POOL" when the pool is not defaultPool; a listing by
+// its pool, and "/GROUP" for ListUsersInGroup.
 func (s *script) callLabel(c cognitotest.Call) string {
 	switch {
-	case c.Token != "" || c.Op != "AdminSetUserMFAPreference":
+	case cognitotest.Category(c.Op) == cognitotest.UserList && c.Group != "":
+		return c.PoolID + "/" + c.Group
+	case cognitotest.Category(c.Op) == cognitotest.UserList:
+		return c.PoolID
+	case c.Token != "" || c.Op != "AdminSetUserMFAPreference" && c.Op != "AdminGetUser":
 		return s.label(c.Token)
 	case c.PoolID != defaultPool:
 		return c.Username + "@" + c.PoolID
@@ -1058,27 +1115,28 @@ func (s *script) label(token string) string {
 
 func cmdCalls(ts *testscript.TestScript, neg bool, args []string) {
 	s := state(ts)
-	show := ""
-	if len(args) == 2 && (args[0] == "-bodies" || args[0] == "-arrival" || args[0] == "-signed") {
-		show, args = args[0], args[1:]
-	}
+	ops, show, args := callsArgs(ts, args)
 	lo, hi, isRange := strings.Cut(strings.Join(args, " "), "-")
 	least, err := strconv.Atoi(lo)
 	most := least
 	if isRange && err == nil {
 		most, err = strconv.Atoi(hi)
 	}
-	if neg || err != nil {
-		ts.Fatalf("usage: calls [-bodies|-arrival|-signed] N|MIN-MAX")
+	if neg || err != nil || len(args) != 1 {
+		ts.Fatalf("usage: calls [-op OPS] [-bodies|-arrival|-signed|-byop] N|MIN-MAX")
 	}
-	calls := s.srv.Calls()[s.seen:]
-	s.seen += len(calls)
+	calls := s.take(s.countedOps(ts, ops, show))
+	mixed := slices.ContainsFunc(calls, func(c cognitotest.Call) bool { return c.Op != calls[0].Op })
 	count := map[string]int{}
 	for _, c := range calls {
-		if c.Op != "SetUserMFAPreference" && c.Op != "AdminSetUserMFAPreference" {
-			ts.Fatalf("call %d is %q, not SetUserMFAPreference or AdminSetUserMFAPreference", c.N, c.Op)
+		switch {
+		case show == "-byop":
+			count[c.Op]++
+		case mixed:
+			count[s.callLabel(c)+" "+c.Op]++
+		default:
+			count[s.callLabel(c)]++
 		}
-		count[s.callLabel(c)]++
 	}
 	var b strings.Builder
 	for _, l := range slices.Sorted(maps.Keys(count)) {
@@ -1087,7 +1145,7 @@ func cmdCalls(ts *testscript.TestScript, neg bool, args []string) {
 	if len(calls) < least || len(calls) > most {
 		ts.Fatalf("the server got %d calls, want %s:\n%s", len(calls), strings.Join(args, " "), b.String())
 	}
-	if show == "" {
+	if show == "" || show == "-byop" {
 		fmt.Fprint(ts.Stdout(), b.String())
 		return
 	}
@@ -1169,8 +1227,8 @@ func cmdTLSEndpoint(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	ts.Check(os.WriteFile(ts.MkAbs("ca.pem"), ca.PEM, 0o600))
 	ts.Check(os.WriteFile(ts.MkAbs("other-ca.pem"), other.PEM, 0o600))
-	srv := cognitotest.NewTLSServer(decide, cert)
+	srv := cognitotest.NewTLSServer(s.decide, cert)
 	ts.Defer(srv.Close)
-	s.srv, s.seen = srv, 0
+	s.srv, s.seen = srv, map[string]int{}
 	ts.Setenv("COGNITO_TLS", srv.URL)
 }
