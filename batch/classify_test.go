@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+	"github.com/aws/smithy-go"
 	"github.com/mfabatch/mfabatch/batch/cognitotest"
 )
 
@@ -45,6 +46,10 @@ func TestClassify(t *testing.T) {
 		{"connection refused", sdkSendFailure(refused), CodeConnectionError, true, false, true},
 		{"proxy refuses credentials", sdkSendFailure(errors.New("Proxy Authentication Required")), CodeConnectionError, false, false, true},
 		{"timeout", sdkSendFailure(context.DeadlineExceeded), CodeTimeout, true, false, true},
+		// The Go transport may close a connection under an answer being
+		// read (aws-sdk-go-v2#2737): the call may pass on the next try.
+		{"answer cut off", sdkFailure(200, "", &smithy.DeserializationError{Err: &net.OpError{Op: "read", Net: "tcp", Err: net.ErrClosed}}), "HTTP200", true, false, false},
+		{"answer garbled", sdkFailure(200, "", &smithy.DeserializationError{Err: errors.New("invalid character '<'")}), "HTTP200", false, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := classify(tc.err)

@@ -101,7 +101,9 @@ func classify(err error) Class {
 		c.NoRowCanPass = noRowCanPass[c.Code] || c.Credentials || poolMisconfigured(c.Code, c.Message)
 	case c.HTTPStatus != 0:
 		c.Code, c.Message = fmt.Sprintf("HTTP%d", c.HTTPStatus), err.Error()
-		c.Retry = c.HTTPStatus >= 500
+		// The Go transport may close a connection under an answer being
+		// read (aws-sdk-go-v2#2737, which the SDK's own retryer retries).
+		c.Retry = c.HTTPStatus >= 500 || errors.Is(err, net.ErrClosed)
 	default:
 		c = transportClass(err)
 	}

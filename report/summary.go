@@ -55,16 +55,7 @@ func WriteSummary(w io.Writer, s *batch.Summary) error {
 	if len(parts) > 0 {
 		fmt.Fprintf(&b, "  errors: %s\n", strings.Join(parts, ", "))
 	}
-	if s.DryRun {
-		if s.EstimatedSeconds != nil {
-			fmt.Fprintf(&b, "  estimated run time at --rps: %s\n", seconds(*s.EstimatedSeconds))
-		} else {
-			b.WriteString("  estimated run time: not limited (--rps 0)\n")
-		}
-		if s.WouldExpire != nil {
-			fmt.Fprintf(&b, "  tokens that would expire before their turn: %d\n", *s.WouldExpire)
-		}
-	}
+	writeForecast(&b, s)
 	if s.Throttled > 0 {
 		fmt.Fprintf(&b, "  throttled: %s of %d\n", plural(s.Throttled, "call"), s.Attempts)
 	}
@@ -76,25 +67,50 @@ func WriteSummary(w io.Writer, s *batch.Summary) error {
 	for _, r := range regions {
 		fmt.Fprintf(&b, "  %s: slowed to %.1f requests/s by throttling\n", r, s.FinalRPS[r])
 	}
-	if s.Changed != nil {
-		fmt.Fprintf(&b, "  state: %d changed, %d unchanged, %d not applied", *s.Changed, *s.Unchanged, *s.NotApplied)
-		if s.Unverified != nil && *s.Unverified > 0 {
-			fmt.Fprintf(&b, ", %d written but not read back", *s.Unverified)
-		}
-		b.WriteString("\n")
-	}
+	writeState(&b, s)
 	if s.Interrupted {
 		b.WriteString("  interrupted: rows not sent are reported not_attempted\n")
 	}
 	if s.Halted != "" {
 		fmt.Fprintf(&b, "  halted: %s; rows not sent are reported not_attempted\n", s.Halted)
 	}
-	if s.Planned != nil {
-		fmt.Fprintf(&b, "mfabatch: plan: %d to change, %d unchanged, %d invalid, %d unreadable\n",
-			*s.ToChange, *s.Unchanged, s.Statuses[batch.StatusInvalid], s.Statuses[batch.StatusFailed])
-	}
+	writePlanned(&b, s)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeForecast says what a dry run foresees at --rps.
+func writeForecast(b *strings.Builder, s *batch.Summary) {
+	if s.DryRun {
+		if s.EstimatedSeconds != nil {
+			fmt.Fprintf(b, "  estimated run time at --rps: %s\n", seconds(*s.EstimatedSeconds))
+		} else {
+			b.WriteString("  estimated run time: not limited (--rps 0)\n")
+		}
+		if s.WouldExpire != nil {
+			fmt.Fprintf(b, "  tokens that would expire before their turn: %d\n", *s.WouldExpire)
+		}
+	}
+}
+
+// writeState counts what the reads of a run with --skip-unchanged or
+// --verify found.
+func writeState(b *strings.Builder, s *batch.Summary) {
+	if s.Changed != nil {
+		fmt.Fprintf(b, "  state: %d changed, %d unchanged, %d not applied", *s.Changed, *s.Unchanged, *s.NotApplied)
+		if s.Unverified != nil && *s.Unverified > 0 {
+			fmt.Fprintf(b, ", %d written but not read back", *s.Unverified)
+		}
+		b.WriteString("\n")
+	}
+}
+
+// writePlanned ends a --plan run's summary with its counts.
+func writePlanned(b *strings.Builder, s *batch.Summary) {
+	if s.Planned != nil {
+		fmt.Fprintf(b, "mfabatch: plan: %d to change, %d unchanged, %d invalid, %d unreadable\n",
+			*s.ToChange, *s.Unchanged, s.Statuses[batch.StatusInvalid], s.Statuses[batch.StatusFailed])
+	}
 }
 
 // PlanLine says what a run is about to do, from a dry run's summary of

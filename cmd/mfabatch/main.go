@@ -96,12 +96,13 @@ func interrupted(ctx context.Context) bool {
 
 const usage = `usage:
   mfabatch run [flags] MANIFEST        MANIFEST is a CSV or JSON Lines file, or - for standard input
-  mfabatch skeleton input|output|csv|jsonl|yaml-input|admin-input|admin-csv|admin-jsonl
+  mfabatch export --user-pool-id ID    write an admin manifest of a pool's users and their MFA state
   mfabatch rollback [--manifest M] [--output PATH] REPORT
                                        a manifest that puts back what the run of REPORT changed
+  mfabatch skeleton input|output|csv|jsonl|yaml-input|admin-input|admin-csv|admin-jsonl
   mfabatch version
 
-Run 'mfabatch run -h' for the flags.
+Run 'mfabatch run -h', 'mfabatch export -h' or 'mfabatch rollback -h' for the flags.
 `
 
 // cli runs one command line and returns its exit code.
@@ -114,6 +115,8 @@ func cli(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "run":
 		return runCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "export":
+		return exportCmd(ctx, args[1:], stdout, stderr)
 	case "rollback":
 		return rollbackCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "skeleton":
@@ -124,7 +127,7 @@ func cli(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
-		err = usageError{fmt.Sprintf("unknown command %q", args[0]), "the commands are run, rollback, skeleton and version"}
+		err = usageError{fmt.Sprintf("unknown command %q", args[0]), "the commands are run, export, rollback, skeleton and version"}
 	}
 	if err != nil {
 		printError(stderr, err)
@@ -137,6 +140,16 @@ func cli(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 type usageError struct{ msg, hint string }
 
 func (e usageError) Error() string { return e.msg }
+
+// explained is err as a usageError whose message begins with what: with
+// err's own hint, if it is a usageError, else with hint.
+func explained(what string, err error, hint string) usageError {
+	var ue usageError
+	if errors.As(err, &ue) {
+		hint = ue.hint
+	}
+	return usageError{what + err.Error(), hint}
+}
 
 // printError prints err, and its hint if it has one, the way a person reads it.
 func printError(stderr io.Writer, err error) {

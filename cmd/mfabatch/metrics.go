@@ -103,12 +103,17 @@ func (m *metrics) collectors() []prometheus.Collector {
 // the clear, stops the run (exit 2). A sharded run's file names its
 // shard, as the gateway's grouping does.
 func (m *metrics) open(ctx context.Context, st *storage, shard batch.Shard) error {
-	if m == nil {
-		return nil
-	}
 	var labels prometheus.Labels
 	if shard.Count > 1 {
 		labels = prometheus.Labels{"shard": shardLabel(shard)}
+	}
+	return m.openLabeled(ctx, st, labels)
+}
+
+// openLabeled is open, the series and the gateway's group labeled so.
+func (m *metrics) openLabeled(ctx context.Context, st *storage, labels prometheus.Labels) error {
+	if m == nil {
+		return nil
 	}
 	if isS3(m.file) {
 		if err := m.openS3(ctx, st, labels); err != nil {

@@ -51,13 +51,17 @@ func (r fileRole) is() string {
 func checkPaths(f *runFlags, manifest string, stdin io.Reader, stdout io.Writer) error {
 	in, _ := stdin.(*os.File)
 	out, _ := stdout.(*os.File)
-	roles := []fileRole{
+	return checkRoles(f, []fileRole{
 		{"", manifest, in},
 		{"report", f.reportPath, out},
 		{"resume", f.resume, nil},
 		{"summary", f.summaryPath, nil},
 		{"metrics-file", f.metricsFile, nil},
-	}
+	})
+}
+
+// checkRoles refuses two of roles on one file, as checkPaths says.
+func checkRoles(f *runFlags, roles []fileRole) error {
 	if err := checkS3Paths(f, roles); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ package main
 // a live bar; elsewhere a line every --progress-interval.
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -65,8 +66,9 @@ const (
 // own goroutine, between Start and Stop. The rate is the progressbar
 // library's, in log mode too, where its bar is not shown.
 type progress struct {
-	mode     progressMode // bar, log or off: never auto
-	out      io.Writer    // standard error
+	mode     progressMode   // bar, log or off: never auto
+	words    *progressWords // nil for a run's
+	out      io.Writer      // standard error
 	interval time.Duration
 	log      *slog.Logger // log mode with --log-format json; nil for text lines
 
@@ -222,12 +224,36 @@ type figures struct {
 	done, total              int64 // total 0: unknown
 	succeeded, failed, other int64
 	rate                     float64 // rows per second since the start
+	words                    *progressWords
+}
+
+// progressWords name what a display counts: its unit, and its three
+// counts (a run's succeeded, failed and other); "" leaves a count out.
+type progressWords struct {
+	unit   string
+	counts [3]string
+}
+
+// runWords are a run's.
+var runWords = &progressWords{unit: "rows", counts: [3]string{"succeeded", "failed", "other"}}
+
+// named are the counts with a name, in order, and the words.
+func (f figures) named() ([]string, []int64, *progressWords) {
+	w := cmp.Or(f.words, runWords)
+	var names []string
+	var counts []int64
+	for i, c := range []int64{f.succeeded, f.failed, f.other} {
+		if w.counts[i] != "" {
+			names, counts = append(names, w.counts[i]), append(counts, c)
+		}
+	}
+	return names, counts, w
 }
 
 // figures reads the counts, gives them to the bar and takes its rate.
 // p.mu is held. In bar mode the bar is drawn when its percentage changes.
 func (p *progress) figures() figures {
-	f := figures{succeeded: p.succeeded.Load(), failed: p.failed.Load(), other: p.other.Load(), total: p.total}
+	f := figures{succeeded: p.succeeded.Load(), failed: p.failed.Load(), other: p.other.Load(), total: p.total, words: p.words}
 	f.done = f.succeeded + f.failed + f.other
 	if f.total > 0 && f.done > f.total {
 		f.total = f.done // the plan's count was short: the file changed
@@ -256,12 +282,16 @@ func (f figures) eta() (time.Duration, bool) {
 // failed 12, other 8, 19.8 rows/s, eta 3m12s".
 func (f figures) text() string {
 	var b strings.Builder
+	names, counts, w := f.named()
 	if f.total > 0 {
-		fmt.Fprintf(&b, "%d/%d rows (%d%%)", f.done, f.total, f.done*100/f.total)
+		fmt.Fprintf(&b, "%d/%d %s (%d%%)", f.done, f.total, w.unit, f.done*100/f.total)
 	} else {
-		fmt.Fprintf(&b, "%d rows", f.done)
+		fmt.Fprintf(&b, "%d %s", f.done, w.unit)
 	}
-	fmt.Fprintf(&b, ", succeeded %d, failed %d, other %d, %.1f rows/s", f.succeeded, f.failed, f.other, f.rate)
+	for i, name := range names {
+		fmt.Fprintf(&b, ", %s %d", name, counts[i])
+	}
+	fmt.Fprintf(&b, ", %.1f %s/s", f.rate, w.unit)
 	if f.total > 0 {
 		if eta, ok := f.eta(); ok {
 			fmt.Fprintf(&b, ", eta %v", eta)
@@ -275,14 +305,17 @@ func (f figures) text() string {
 // barText is the same, shorter, beside the bar (which shows the percentage).
 func (f figures) barText() string {
 	var b strings.Builder
+	names, counts, w := f.named()
 	if f.total > 0 {
-		fmt.Fprintf(&b, "%d/%d rows", f.done, f.total)
+		fmt.Fprintf(&b, "%d/%d %s", f.done, f.total, w.unit)
 	} else {
-		fmt.Fprintf(&b, "%d rows", f.done)
+		fmt.Fprintf(&b, "%d %s", f.done, w.unit)
 	}
-	fmt.Fprintf(&b, ", %d succeeded, %d failed", f.succeeded, f.failed)
-	if f.other > 0 {
-		fmt.Fprintf(&b, ", %d other", f.other)
+	for i, name := range names {
+		// The last count is shown once it is not 0.
+		if i < len(names)-1 || counts[i] > 0 {
+			fmt.Fprintf(&b, ", %d %s", counts[i], name)
+		}
 	}
 	fmt.Fprintf(&b, ", %.1f/s", f.rate)
 	if eta, ok := f.eta(); ok {
@@ -302,8 +335,11 @@ func (p *progress) logLine() {
 	if f.total > 0 {
 		attrs = append(attrs, "total", f.total, "percent", f.done*100/f.total)
 	}
-	attrs = append(attrs, "succeeded", f.succeeded, "failed", f.failed, "other", f.other,
-		"rows_per_second", math.Round(f.rate*10)/10)
+	names, counts, w := f.named()
+	for i, name := range names {
+		attrs = append(attrs, name, counts[i])
+	}
+	attrs = append(attrs, w.unit+"_per_second", math.Round(f.rate*10)/10)
 	if eta, ok := f.eta(); ok {
 		attrs = append(attrs, "eta_seconds", int64(eta.Seconds()))
 	}

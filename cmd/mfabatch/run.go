@@ -379,12 +379,7 @@ func readDone(ctx context.Context, st *storage, path string) (*report.Done, erro
 	}
 	fh, err := openReport(ctx, st, path)
 	if err != nil {
-		hint := "give the report of the earlier run"
-		var ue usageError
-		if errors.As(err, &ue) {
-			hint = ue.hint
-		}
-		return nil, usageError{"--resume: " + err.Error(), hint}
+		return nil, explained("--resume: ", err, "give the report of the earlier run")
 	}
 	defer fh.Close()
 	done, err := report.ReadDone(fh)

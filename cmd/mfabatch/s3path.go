@@ -182,7 +182,7 @@ func checkS3Paths(f *runFlags, roles []fileRole) error {
 		if _, err := parseS3(r.path, role); err != nil {
 			return err
 		}
-		writes = writes || r.flag == "report" || r.flag == "summary" || r.flag == "metrics-file"
+		writes = writes || r.flag == "report" || r.flag == "output" || r.flag == "summary" || r.flag == "metrics-file"
 	}
 	if f.sseKMSKeyID != "" && !writes {
 		return usageError{"--sse-kms-key-id: the run writes no S3 object to encrypt", "give --report or --summary an s3:// path, or leave the flag out"}
