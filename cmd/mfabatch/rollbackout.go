@@ -189,6 +189,9 @@ func (rb *rollback) write(ctx context.Context, stdout io.Writer) error {
 	}
 	var out dest = stdoutDest{stdout}
 	if rb.f.output != "-" {
+		if err := readerWaits(ctx, rb.f.output, rb.stderr); err != nil {
+			return err
+		}
 		if out, err = createOutput(ctx, rb.st, rb.f.output, false); err != nil {
 			return usageError{"cannot create the manifest: " + err.Error(), "give --output a path you can write"}
 		}
