@@ -183,3 +183,63 @@ func boolOf(b bool) Bool {
 	}
 	return False
 }
+
+// Prior is what an earlier run's report says of a row it did, carried
+// into the report of a run that resumes from it: the state read before
+// the write, the state after, and what the write did. A rollback of the
+// resumed run's report then still knows what to put back.
+type Prior struct {
+	Before, After State
+	Action        string
+}
+
+// Pack is p in 16 bits, so that a resume can keep it for a million rows.
+func (p Prior) Pack() uint16 {
+	action := uint16(0)
+	switch p.Action {
+	case ActionChange:
+		action = 1
+	case ActionNone:
+		action = 2
+	}
+	return action<<12 | uint16(p.Before.pack())<<6 | uint16(p.After.pack())
+}
+
+// UnpackPrior is the Prior that Pack packed.
+func UnpackPrior(v uint16) Prior {
+	p := Prior{Before: unpackState(uint8(v >> 6 & 0x3f)), After: unpackState(uint8(v & 0x3f))}
+	switch v >> 12 {
+	case 1:
+		p.Action = ActionChange
+	case 2:
+		p.Action = ActionNone
+	}
+	return p
+}
+
+// pack is st in 6 bits: read, three enabled factors, and the preferred
+// one plus one (0 for none).
+func (st State) pack() uint8 {
+	if !st.read {
+		return 0
+	}
+	v := uint8(1)
+	for i, on := range st.enabled {
+		if on {
+			v |= 1 << (1 + i)
+		}
+	}
+	return v | uint8(st.preferred+1)<<4
+}
+
+func unpackState(v uint8) State {
+	if v&1 == 0 {
+		return State{}
+	}
+	st := NoMFA
+	for i := range st.enabled {
+		st.enabled[i] = v&(1<<(1+i)) != 0
+	}
+	st.preferred = int(v>>4) - 1
+	return st
+}

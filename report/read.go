@@ -25,6 +25,7 @@ type Row struct {
 	Status      string
 	ErrorCode   string
 	Request     string // the request as JSON text; "" for none
+	Action      string
 	Before      string
 	After       string
 }
@@ -202,7 +203,7 @@ func (c *csvRows) read() (Row, error) {
 	}
 	row := Row{Line: line, ID: cell("id"), Username: cell("username"), UserPoolID: cell("user_pool_id"),
 		TokenSHA256: cell("token_sha256"), Status: cell("status"), ErrorCode: cell("error_code"),
-		Request: cell("request"), Before: cell("before"), After: cell("after")}
+		Request: cell("request"), Action: cell("action"), Before: cell("before"), After: cell("after")}
 	if err := row.check(cell("row")); err != nil {
 		return Row{}, damaged(line, err)
 	}
@@ -258,7 +259,7 @@ func (j *jsonlRows) parse(text []byte) (Row, error) {
 	row := Row{Line: j.line}
 	fields := map[string]*string{
 		"id": &row.ID, "username": &row.Username, "user_pool_id": &row.UserPoolID, "token_sha256": &row.TokenSHA256,
-		"status": &row.Status, "error_code": &row.ErrorCode, "before": &row.Before, "after": &row.After,
+		"status": &row.Status, "error_code": &row.ErrorCode, "action": &row.Action, "before": &row.Before, "after": &row.After,
 	}
 	for k, p := range fields {
 		if v, ok := obj[k]; ok && string(v) != "null" && json.Unmarshal(v, p) != nil {

@@ -38,7 +38,7 @@ func TestReaderReadsBothFormats(t *testing.T) {
 		}
 		want := []report.Row{
 			{Line: 2, Row: 2, ID: "bob@example.com", Username: "bob", UserPoolID: "eu-west-1_Bob", TokenSHA256: "00112233aabbccdd",
-				Status: "succeeded", Request: body, Before: "sms*,totp", After: "totp"},
+				Status: "succeeded", Request: body, Action: "change", Before: "sms*,totp", After: "totp"},
 			{Line: 3, Row: 1, ID: "alice, \"the admin\"\n", Username: "alice", UserPoolID: "us-east-1_AbC123", TokenSHA256: "ffeeddccbbaa9988",
 				Status: "failed", ErrorCode: "NotAuthorizedException", Request: strings.ReplaceAll(body, "00112233aabbccdd", "ffeeddccbbaa9988")},
 			// Cells a spreadsheet would run come back as they were.

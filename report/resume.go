@@ -14,27 +14,46 @@ import (
 // their token's fingerprint, admin rows by their pool and username (64
 // bits of FNV-1a hash: some 20 bytes a row). The two never match each
 // other: a token run's report skips no admin row, and the reverse.
+//
+// A row whose state the earlier run read keeps it (batch.Prior, 2 bytes
+// more), so that the resumed run's report still says what to roll back;
+// rows of runs without reads cost nothing more.
 type Done struct {
-	tokens map[uint64]struct{}
-	users  map[uint64]struct{}
+	tokens, users map[uint64]struct{}
+	priors        [2]map[uint64]uint16 // by token, by user
 }
 
 func newDone() *Done {
-	return &Done{tokens: map[uint64]struct{}{}, users: map[uint64]struct{}{}}
+	return &Done{tokens: map[uint64]struct{}{}, users: map[uint64]struct{}{},
+		priors: [2]map[uint64]uint16{{}, {}}}
 }
 
 // Has reports whether the row named by k succeeded.
 func (d *Done) Has(k batch.DoneKey) bool {
-	if k.TokenSHA256 == "" {
-		_, ok := d.users[UserKey(k.UserPoolID, k.Username)]
-		return ok && k.Username != ""
-	}
-	fp, err := strconv.ParseUint(k.TokenSHA256, 16, 64)
-	if err != nil {
-		return false
-	}
-	_, ok := d.tokens[fp]
+	_, ok := d.Prior(k)
 	return ok
+}
+
+// Prior reports whether the row named by k succeeded, with what the
+// earlier report said of its state.
+func (d *Done) Prior(k batch.DoneKey) (batch.Prior, bool) {
+	set, kind, key := d.tokens, 0, uint64(0)
+	if k.TokenSHA256 == "" {
+		if k.Username == "" {
+			return batch.Prior{}, false
+		}
+		set, kind, key = d.users, 1, UserKey(k.UserPoolID, k.Username)
+	} else {
+		fp, err := strconv.ParseUint(k.TokenSHA256, 16, 64)
+		if err != nil {
+			return batch.Prior{}, false
+		}
+		key = fp
+	}
+	if _, ok := set[key]; !ok {
+		return batch.Prior{}, false
+	}
+	return batch.UnpackPrior(d.priors[kind][key]), true
 }
 
 // Len is how many rows succeeded.
@@ -62,11 +81,35 @@ func (d *Done) add(r Row) error {
 		if r.UserPoolID == "" || r.Username == "" {
 			return errors.New("a row that succeeded has neither token_sha256 nor user_pool_id and username")
 		}
-		d.users[UserKey(r.UserPoolID, r.Username)] = struct{}{}
-		return nil
+		k := UserKey(r.UserPoolID, r.Username)
+		d.users[k] = struct{}{}
+		return d.addPrior(1, k, r)
 	}
 	k, _ := strconv.ParseUint(r.TokenSHA256, 16, 64) // the Reader checked it
 	d.tokens[k] = struct{}{}
+	return d.addPrior(0, k, r)
+}
+
+// addPrior keeps what r says of its user's state, when it says anything.
+func (d *Done) addPrior(kind int, k uint64, r Row) error {
+	if r.Before == "" && r.After == "" && r.Action == "" {
+		return nil
+	}
+	var p batch.Prior
+	var err error
+	if p.Before, err = batch.ParseState(r.Before); err != nil {
+		return fmt.Errorf("column before: %w", err)
+	}
+	if p.After, err = batch.ParseState(r.After); err != nil {
+		return fmt.Errorf("column after: %w", err)
+	}
+	switch r.Action {
+	case "", batch.ActionChange, batch.ActionNone:
+		p.Action = r.Action
+	default:
+		return errors.New("column action: want change, none or nothing")
+	}
+	d.priors[kind][k] = p.Pack()
 	return nil
 }
 

@@ -183,12 +183,17 @@ func (rb *rollback) take(row report.Row) error {
 	if !slices.Contains(batch.Statuses, batch.Status(row.Status)) {
 		return usageError{fmt.Sprintf("the report %s: report line %d: column status: %s is not a status a run writes", rb.reportPath, row.Line, quote(clipText(row.Status, 40))), ""}
 	}
-	if row.Status == string(batch.StatusSkipped) && row.ErrorCode == batch.CodeAlreadySucceeded {
-		rb.count.changed++
-		rb.leave(leftEarlier, rowName(row), "skipped as done by an earlier run (--resume): its before state is in that run's report, if --report named another file; roll that report back too")
+	earlier := row.Status == string(batch.StatusSkipped) && row.ErrorCode == batch.CodeAlreadySucceeded
+	switch {
+	case earlier && row.Action == batch.ActionNone:
+		// The earlier run found the user already as asked: nothing changed.
+		rb.count.unchanged[row.Status]++
 		return nil
-	}
-	if !changed(row) {
+	case earlier && row.Before == "":
+		rb.count.changed++
+		rb.leave(leftEarlier, rowName(row), "skipped as done by an earlier run (--resume) that read no state: roll that run's report back too")
+		return nil
+	case !earlier && !changed(row):
 		rb.count.unchanged[row.Status]++
 		return nil
 	}
