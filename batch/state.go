@@ -2,6 +2,7 @@ package batch
 
 import (
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 
@@ -119,6 +120,18 @@ func ParseState(s string) (State, error) {
 // stateFactor is the settings field of each factor a State holds.
 func (s *Settings) stateFactor(i int) *Factor { return s.factors()[i] }
 
+// sent yields the factors a State holds that s sends a block for, by
+// their index in a State.
+func (s Settings) sent() iter.Seq2[int, Factor] {
+	return func(yield func(int, Factor) bool) {
+		for i := range stateFactors {
+			if f := *s.stateFactor(i); f.IsSet() && !yield(i, f) {
+				return
+			}
+		}
+	}
+}
+
 // With is the state st becomes when s is written: each factor s sends
 // takes the sent Enabled and PreferredMfa (a blank field is sent false).
 // Preferring a factor takes the preference from any other; a factor sent
@@ -127,11 +140,7 @@ func (st State) With(s Settings) State {
 	if !st.read {
 		return st
 	}
-	for i := range stateFactors {
-		f := s.stateFactor(i)
-		if !f.IsSet() {
-			continue
-		}
+	for i, f := range s.sent() {
 		st.enabled[i] = f.Enabled.value()
 		switch {
 		case f.Preferred.value():
@@ -150,11 +159,7 @@ func (st State) Meets(s Settings) bool {
 	if !st.read {
 		return false
 	}
-	for i := range stateFactors {
-		f := s.stateFactor(i)
-		if !f.IsSet() {
-			continue
-		}
+	for i, f := range s.sent() {
 		if st.enabled[i] != f.Enabled.value() || (st.preferred == i) != f.Preferred.value() {
 			return false
 		}
