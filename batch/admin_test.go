@@ -155,9 +155,9 @@ func TestAdminRowChecks(t *testing.T) {
 func TestAdminResumeKeysByPoolAndUsername(t *testing.T) {
 	m := adminCSV(t, "username,user_pool_id,sms_enabled\nalice,eu-west-1_AbC123,true\nbob,eu-west-1_AbC123,true\nalice,eu-west-1_Other9,true\n")
 	var asked []batch.DoneKey
-	cfg := batch.Config{AlreadyDone: func(k batch.DoneKey) bool {
+	cfg := batch.Config{AlreadyDone: func(k batch.DoneKey) (batch.Prior, bool) {
 		asked = append(asked, k)
-		return k == batch.DoneKey{UserPoolID: "eu-west-1_AbC123", Username: "alice"}
+		return batch.Prior{}, k == batch.DoneKey{UserPoolID: "eu-west-1_AbC123", Username: "alice"}
 	}}
 	f := &fakeClient{}
 	res, _, err := runAdmin(t, cfg, f, m, 3)

@@ -37,9 +37,10 @@ type Config struct {
 	Credentials func(context.Context) error
 	Secrets     func() []string
 	// AlreadyDone reports rows (by token fingerprint, or an admin row's
-	// pool and username) that succeeded in an earlier run: they are
-	// skipped and make no call. nil means none.
-	AlreadyDone func(DoneKey) bool
+	// pool and username) that succeeded in an earlier run, with what that
+	// run's report said of their state: they are skipped and make no
+	// call. nil means none.
+	AlreadyDone func(DoneKey) (Prior, bool)
 	// Reported reports rows whose Result an earlier pass over the same
 	// manifest already gave the sink (the plan writes earlier successes
 	// before the first call): they are counted, not written again. nil

@@ -163,7 +163,17 @@ func TestAlreadyDoneRowsAreSkipped(t *testing.T) {
 		done[batch.Fingerprint(batch.Token(tok))] = true
 	}
 	cfg := fastConfig()
-	cfg.AlreadyDone = func(k batch.DoneKey) bool { return done[k.TokenSHA256] }
+	// The first row's earlier report read its state: the skipped row
+	// carries it, so the resumed report still says what to roll back.
+	before, _ := batch.ParseState("totp*")
+	after, _ := batch.ParseState("sms*,totp")
+	first := batch.Fingerprint(batch.Token(tokens[0]))
+	cfg.AlreadyDone = func(k batch.DoneKey) (batch.Prior, bool) {
+		if k.TokenSHA256 == first {
+			return batch.Prior{Before: before, After: after, Action: batch.ActionChange}, true
+		}
+		return batch.Prior{}, done[k.TokenSHA256]
+	}
 	cfg.MinTokenTTL = 2 * 3600e9 // every token "expires" too soon: done rows are skipped all the same
 	sink := &collect{}
 	if _, err := (&batch.Runner{Client: client, Config: cfg}).Run(context.Background(), m, sink); err != nil {
@@ -176,6 +186,13 @@ func TestAlreadyDoneRowsAreSkipped(t *testing.T) {
 		}
 		if got := fmt.Sprint(r.Status, r.ErrorCode); got != want || r.Attempts != 0 {
 			t.Errorf("row %d: %s attempts=%d, want %s", r.Row, got, r.Attempts, want)
+		}
+		wantPrior := "  "
+		if r.Row == 1 {
+			wantPrior = "change totp* sms*,totp"
+		}
+		if got := fmt.Sprint(r.Action, " ", r.Before, " ", r.After); got != wantPrior {
+			t.Errorf("row %d: action, before and after %q, want %q", r.Row, got, wantPrior)
 		}
 	}
 	if n := len(srv.Calls()); n != 0 {

@@ -95,7 +95,7 @@ func (p *producer) prepare(r readRow) (*job, Result, error) {
 	t.region = res.Region
 	call, request := t.operation(t, settings)
 	res.Request = request
-	if status, rerr := p.admit(t, settings, r.row.N, now); rerr != nil {
+	if status, rerr := p.admit(t, settings, &res, now); rerr != nil {
 		res.fail(status, rerr)
 		return nil, res, nil
 	}
@@ -139,20 +139,24 @@ func (p *producer) check(r readRow, res *Result) (Settings, *RowError) {
 // done in an earlier run or asking again what a row before it asked is
 // skipped; one asking otherwise for the same user, or whose secret is too
 // close to expiry, is invalid. It returns a nil error for a row to send.
-func (p *producer) admit(t target, settings Settings, row int, now time.Time) (Status, *RowError) {
+// A row done in an earlier run takes that run's state and action into res.
+func (p *producer) admit(t target, settings Settings, res *Result, now time.Time) (Status, *RowError) {
 	if p.seen == nil {
 		p.seen = map[userKey]seenUser{}
 		p.seed = maphash.MakeSeed()
 	}
 	key := userKey(maphash.String(p.seed, t.user))
-	first := seenUser{settings: settings.pack(), row: uint32(row)}
+	first := seenUser{settings: settings.pack(), row: uint32(res.Row)}
 	// A row done in an earlier run is skipped before its token's age is
 	// checked: it need not be sent again, however old the token.
-	if p.cfg.AlreadyDone != nil && p.cfg.AlreadyDone(t.doneKey()) {
-		if _, ok := p.seen[key]; !ok {
-			p.seen[key] = first
+	if p.cfg.AlreadyDone != nil {
+		if prior, done := p.cfg.AlreadyDone(t.doneKey()); done {
+			if _, ok := p.seen[key]; !ok {
+				p.seen[key] = first
+			}
+			res.Before, res.After, res.Action = prior.Before, prior.After, prior.Action
+			return StatusSkipped, rowErr(CodeAlreadySucceeded, "succeeded in the earlier run given to --resume")
 		}
-		return StatusSkipped, rowErr(CodeAlreadySucceeded, "succeeded in the earlier run given to --resume")
 	}
 	if t.expiresWithin(now, p.cfg.MinTokenTTL) {
 		return StatusInvalid, expired(t.expires, now)

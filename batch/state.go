@@ -2,6 +2,7 @@ package batch
 
 import (
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 
@@ -119,6 +120,18 @@ func ParseState(s string) (State, error) {
 // stateFactor is the settings field of each factor a State holds.
 func (s *Settings) stateFactor(i int) *Factor { return s.factors()[i] }
 
+// sent yields the factors a State holds that s sends a block for, by
+// their index in a State.
+func (s Settings) sent() iter.Seq2[int, Factor] {
+	return func(yield func(int, Factor) bool) {
+		for i := range stateFactors {
+			if f := *s.stateFactor(i); f.IsSet() && !yield(i, f) {
+				return
+			}
+		}
+	}
+}
+
 // With is the state st becomes when s is written: each factor s sends
 // takes the sent Enabled and PreferredMfa (a blank field is sent false).
 // Preferring a factor takes the preference from any other; a factor sent
@@ -127,11 +140,7 @@ func (st State) With(s Settings) State {
 	if !st.read {
 		return st
 	}
-	for i := range stateFactors {
-		f := s.stateFactor(i)
-		if !f.IsSet() {
-			continue
-		}
+	for i, f := range s.sent() {
 		st.enabled[i] = f.Enabled.value()
 		switch {
 		case f.Preferred.value():
@@ -150,11 +159,7 @@ func (st State) Meets(s Settings) bool {
 	if !st.read {
 		return false
 	}
-	for i := range stateFactors {
-		f := s.stateFactor(i)
-		if !f.IsSet() {
-			continue
-		}
+	for i, f := range s.sent() {
 		if st.enabled[i] != f.Enabled.value() || (st.preferred == i) != f.Preferred.value() {
 			return false
 		}
@@ -182,4 +187,64 @@ func boolOf(b bool) Bool {
 		return True
 	}
 	return False
+}
+
+// Prior is what an earlier run's report says of a row it did, carried
+// into the report of a run that resumes from it: the state read before
+// the write, the state after, and what the write did. A rollback of the
+// resumed run's report then still knows what to put back.
+type Prior struct {
+	Before, After State
+	Action        string
+}
+
+// Pack is p in 16 bits, so that a resume can keep it for a million rows.
+func (p Prior) Pack() uint16 {
+	action := uint16(0)
+	switch p.Action {
+	case ActionChange:
+		action = 1
+	case ActionNone:
+		action = 2
+	}
+	return action<<12 | uint16(p.Before.pack())<<6 | uint16(p.After.pack())
+}
+
+// UnpackPrior is the Prior that Pack packed.
+func UnpackPrior(v uint16) Prior {
+	p := Prior{Before: unpackState(uint8(v >> 6 & 0x3f)), After: unpackState(uint8(v & 0x3f))}
+	switch v >> 12 {
+	case 1:
+		p.Action = ActionChange
+	case 2:
+		p.Action = ActionNone
+	}
+	return p
+}
+
+// pack is st in 6 bits: read, three enabled factors, and the preferred
+// one plus one (0 for none).
+func (st State) pack() uint8 {
+	if !st.read {
+		return 0
+	}
+	v := uint8(1)
+	for i, on := range st.enabled {
+		if on {
+			v |= 1 << (1 + i)
+		}
+	}
+	return v | uint8(st.preferred+1)<<4
+}
+
+func unpackState(v uint8) State {
+	if v&1 == 0 {
+		return State{}
+	}
+	st := NoMFA
+	for i := range st.enabled {
+		st.enabled[i] = v&(1<<(1+i)) != 0
+	}
+	st.preferred = int(v>>4) - 1
+	return st
 }

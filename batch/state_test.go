@@ -370,3 +370,22 @@ func TestThrottledReadsRetry(t *testing.T) {
 		t.Errorf("throttled %d, calls %+v", sum.Throttled, calls)
 	}
 }
+
+// A Prior packs into 16 bits and back, whatever its states.
+func TestPriorPack(t *testing.T) {
+	var states []batch.State
+	states = append(states, batch.State{})
+	for _, s := range []string{"none", "sms", "totp*", "email", "sms,totp", "sms*,totp,email", "sms,totp,email*", "totp,email"} {
+		states = append(states, state(t, s))
+	}
+	for _, before := range states {
+		for _, after := range states {
+			for _, action := range []string{"", batch.ActionChange, batch.ActionNone} {
+				p := batch.Prior{Before: before, After: after, Action: action}
+				if got := batch.UnpackPrior(p.Pack()); got != p {
+					t.Errorf("%+v packs and unpacks as %+v", p, got)
+				}
+			}
+		}
+	}
+}

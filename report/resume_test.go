@@ -72,7 +72,8 @@ func adminResults() []batch.Result {
 		{Row: 1, Username: "+15551234567", Region: "eu-west-1", UserPoolID: "eu-west-1_AbC123", Status: batch.StatusSucceeded, Attempts: 1, StartedAt: at},
 		{Row: 2, Username: "dan", Region: "eu-west-1", UserPoolID: "eu-west-1_AbC123", Status: batch.StatusFailed, ErrorCode: "UserNotFoundException", Attempts: 1, StartedAt: at},
 		{Row: 3, Username: "erin", Region: "us-east-1", UserPoolID: "us-east-1_Other1", Status: batch.StatusSkipped, ErrorCode: batch.CodeAlreadySucceeded, StartedAt: at},
-		{Row: 4, Username: "fay", Region: "us-east-1", UserPoolID: "us-east-1_Other1", Status: batch.StatusSkipped, ErrorCode: batch.CodeUnchanged, StartedAt: at},
+		{Row: 4, Username: "fay", Region: "us-east-1", UserPoolID: "us-east-1_Other1", Status: batch.StatusSkipped, ErrorCode: batch.CodeUnchanged, StartedAt: at,
+			Action: batch.ActionNone, Before: mustState("sms*"), After: mustState("sms*")},
 		{Row: 5, Username: "gus", Region: "us-east-1", UserPoolID: "us-east-1_Other1", Status: batch.StatusPlanned, Action: batch.ActionChange, StartedAt: at},
 		{Row: 6, Username: "hal", Region: "us-east-1", UserPoolID: "us-east-1_Other1", Status: batch.StatusFailed, ErrorCode: batch.CodeNotApplied, StartedAt: at},
 	}
@@ -114,6 +115,12 @@ func TestReadDoneAdminRows(t *testing.T) {
 				t.Errorf("jsonl=%v: Has(%s, %s) = %v, want %v", jsonl, k.pool, k.user, got, k.want)
 			}
 		}
+		if p, ok := done.Prior(batch.DoneKey{UserPoolID: "us-east-1_Other1", Username: "fay"}); !ok || p.Action != batch.ActionNone || p.Before.String() != "sms*" || p.After.String() != "sms*" {
+			t.Errorf("jsonl=%v: fay's prior is %+v, want none sms* sms*", jsonl, p)
+		}
+		if p, _ := done.Prior(batch.DoneKey{UserPoolID: "us-east-1_Other1", Username: "erin"}); p != (batch.Prior{}) {
+			t.Errorf("jsonl=%v: erin's prior is %+v, want none read", jsonl, p)
+		}
 		if done.Len() != 3 {
 			t.Errorf("jsonl=%v: %d rows done, want 3", jsonl, done.Len())
 		}
@@ -146,4 +153,12 @@ func TestReadDoneRefusesDamage(t *testing.T) {
 			}
 		})
 	}
+}
+
+func mustState(s string) batch.State {
+	st, err := batch.ParseState(s)
+	if err != nil {
+		panic(err)
+	}
+	return st
 }

@@ -198,29 +198,37 @@ func parseRunFlags(args []string, stdout io.Writer) (*runFlags, string, error) {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	nf := defineRunFlags(fs, f)
-	// Flags may come after the manifest, as users type them.
-	var positional []string
-	for {
-		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fmt.Fprintln(stdout, "usage: mfabatch run [flags] MANIFEST\n\nflags:")
-			fs.PrintDefaults()
-			return nil, "", err
-		} else if nf.bad != nil {
-			return nil, "", nf.bad
-		} else if err != nil {
-			return nil, "", usageError{err.Error(), "run 'mfabatch run -h' for the flags"}
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
+	positional, err := parseArgs(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(stdout)
+		fmt.Fprintln(stdout, "usage: mfabatch run [flags] MANIFEST\n\nflags:")
+		fs.PrintDefaults()
+		return nil, "", err
+	} else if nf.bad != nil {
+		return nil, "", nf.bad
+	} else if err != nil {
+		return nil, "", usageError{err.Error(), "run 'mfabatch run -h' for the flags"}
 	}
 	if err := checkRunFlags(f, positional); err != nil {
 		return nil, "", err
 	}
 	return f, positional[0], nil
+}
+
+// parseArgs parses args with fs and returns the arguments that are not
+// flags. Flags may come after them too, as users type them.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }
 
 // defineRunFlags defines run's flags on fs, read into f. The number flags

@@ -97,10 +97,12 @@ func interrupted(ctx context.Context) bool {
 const usage = `usage:
   mfabatch run [flags] MANIFEST        MANIFEST is a CSV or JSON Lines file, or - for standard input
   mfabatch export --user-pool-id ID    write an admin manifest of a pool's users and their MFA state
+  mfabatch rollback [--manifest M] [--output PATH] REPORT
+                                       a manifest that puts back what the run of REPORT changed
   mfabatch skeleton input|output|csv|jsonl|yaml-input|admin-input|admin-csv|admin-jsonl
   mfabatch version
 
-Run 'mfabatch run -h' or 'mfabatch export -h' for the flags.
+Run 'mfabatch run -h', 'mfabatch export -h' or 'mfabatch rollback -h' for the flags.
 `
 
 // cli runs one command line and returns its exit code.
@@ -115,6 +117,8 @@ func cli(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "export":
 		return exportCmd(ctx, args[1:], stdout, stderr)
+	case "rollback":
+		return rollbackCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "skeleton":
 		err = skeletonCmd(args[1:], stdout)
 	case "version":
@@ -123,7 +127,7 @@ func cli(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
-		err = usageError{fmt.Sprintf("unknown command %q", args[0]), "the commands are run, skeleton and version"}
+		err = usageError{fmt.Sprintf("unknown command %q", args[0]), "the commands are run, export, rollback, skeleton and version"}
 	}
 	if err != nil {
 		printError(stderr, err)

@@ -64,7 +64,11 @@ package main
 //	                          to LABELN; -admin: username and user_pool_id
 //	                          columns instead of access_token (see adminKeys)
 //	manifest FILE             put LABEL's token in FILE in place of each
-//	                          <token:LABEL [key=value...]>
+//	                          <token:LABEL [key=value...]> (<token:LABEL>
+//	                          alone: LABEL's token, however it was made)
+//	tokenfile FILE...         the runs after it may write access tokens to
+//	                          FILE (rollback's manifest), which must then
+//	                          be mode 0600
 //	report [-partial] FILE [COLUMN...]
 //	                          check a report (see checkRow; rows numbered 1
 //	                          to n, each once; -partial: at most once) and
@@ -184,6 +188,7 @@ func TestScripts(t *testing.T) {
 			"creds":       cmdCreds,
 			"users":       cmdUsers,
 			"fail":        cmdFail,
+			"tokenfile":   cmdTokenFile,
 		},
 	})
 }
@@ -218,6 +223,8 @@ type script struct {
 
 	mu      sync.Mutex // guards failing, which the endpoint reads
 	failing []*failing
+
+	tokenFiles map[string]bool // files runs may write tokens to (tokenfile)
 }
 
 // minted is a label's token, its fingerprint ("" for a blank token), and
@@ -234,7 +241,7 @@ func state(ts *testscript.TestScript) *script {
 // any AWS configuration, credentials, metadata service or proxy.
 func setup(env *testscript.Env, bindir string) error {
 	s := &script{seen: map[string]int{}, bin: filepath.Join(bindir, "mfabatch"), fifos: map[string]*os.File{},
-		tokens: map[string]minted{}, labels: map[string]string{}, pieces: map[string]string{}}
+		tokens: map[string]minted{}, labels: map[string]string{}, pieces: map[string]string{}, tokenFiles: map[string]bool{}}
 	srv := cognitotest.NewServer(s.decide)
 	env.Defer(srv.Close)
 	s.srv = srv
@@ -418,7 +425,9 @@ func (s *script) check(ts *testscript.TestScript, neg bool, code int, stdout, st
 	s.checkNoToken(ts, "stdout", stdout)
 	s.checkNoToken(ts, "stderr", stderr)
 	for path, st := range stamps(ts) {
-		if before[path] != st {
+		if before[path] != st && s.tokenFiles[path] {
+			checkMode(ts, path, 0o600)
+		} else if before[path] != st {
 			b, err := os.ReadFile(path)
 			ts.Check(err)
 			s.checkNoToken(ts, path, string(b))
@@ -523,6 +532,24 @@ func cmdCreds(ts *testscript.TestScript, neg bool, args []string) {
 		if !slices.ContainsFunc(s.env, func(kv string) bool { return strings.HasPrefix(kv, k+"=") }) {
 			s.env = append(s.env, k+"=")
 		}
+	}
+}
+
+func cmdTokenFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: tokenfile FILE...")
+	}
+	for _, name := range args {
+		state(ts).tokenFiles[ts.MkAbs(name)] = true
+	}
+}
+
+// checkMode fails unless path's permissions are perm.
+func checkMode(ts *testscript.TestScript, path string, perm os.FileMode) {
+	fi, err := os.Stat(path)
+	ts.Check(err)
+	if fi.Mode().Perm() != perm {
+		ts.Fatalf("%s has mode %04o, want %04o", path, fi.Mode().Perm(), perm)
 	}
 }
 
@@ -681,7 +708,7 @@ func (s *script) waitExit(ts *testscript.TestScript, args []string) {
 func (s *script) mint(ts *testscript.TestScript, label string, kvs []string) string {
 	spec := strings.Join(kvs, " ")
 	if m, ok := s.tokens[label]; ok {
-		if m.spec != spec {
+		if spec != "" && m.spec != spec {
 			ts.Fatalf("token %s was made from %q, now asked for with %q", label, m.spec, spec)
 		}
 		return m.token

@@ -138,7 +138,7 @@ func run(ctx context.Context, f *runFlags, met *metrics, path string, stdin io.R
 	setup.use(&r.Config)
 	met.watch(&r.Config, prog.Stderr())
 	if done != nil {
-		r.Config.AlreadyDone = done.Has
+		r.Config.AlreadyDone = done.Prior
 	}
 	total := 0 // the plan's count of rows; a dry run has no plan
 	if !f.dryRun {
