@@ -179,10 +179,7 @@ func adminRows(t *testing.T, c *cip.Client, p pool, n int) ([]adminRow, []*user)
 		}
 	}
 	users := setupUsers(t, t.Context(), c, p, specs)
-	byName := map[string]*user{}
-	for _, u := range users {
-		byName[u.Spec.Name] = u
-	}
+	byName := usersByName(users)
 	for i := range rows {
 		rows[i].user = byName[rows[i].username]
 	}

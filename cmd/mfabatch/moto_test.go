@@ -197,6 +197,15 @@ func setupUsers(t testing.TB, ctx context.Context, c *cip.Client, p pool, specs 
 	return users
 }
 
+// usersByName indexes users by name.
+func usersByName(users []*user) map[string]*user {
+	byName := make(map[string]*user, len(users))
+	for _, u := range users {
+		byName[u.Spec.Name] = u
+	}
+	return byName
+}
+
 func setupUser(ctx context.Context, c *cip.Client, p pool, s userSpec) (*user, error) {
 	attrs := []types.AttributeType{}
 	if s.Phone {

@@ -1,10 +1,10 @@
 package main_test
 
-// End-to-end tests of a rollout's plan, apply and verify against
-// moto_server, in admin and token mode: users in mixed starting states,
-// a manifest that makes SMS preferred for everyone (TOTP off for some),
-// each step run with the built binary and every user read back with
-// AdminGetUser.
+// End-to-end tests of a rollout's export, plan, apply with verify and
+// rollback against moto_server, in admin and token mode: users in mixed
+// starting states, a manifest that makes SMS preferred for everyone (TOTP
+// off for some), each step run with the built binary and every user read
+// back with AdminGetUser.
 
 import (
 	"bufio"
@@ -162,12 +162,19 @@ func TestStateE2E(t *testing.T) {
 	requireMoto(t)
 	tl := newTool(t)
 	for _, m := range []stateMode{
-		{name: "admin", admin: true, env: []string{"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test"}},
+		{name: "admin", admin: true, env: []string{"AWS_ACCESS_KEY_ID=" + stateKeyID, "AWS_SECRET_ACCESS_KEY=" + stateSecret}},
 		{name: "token"},
 	} {
 		t.Run(m.name, func(t *testing.T) { testStateRollout(t, tl, m) })
 	}
 }
+
+// The admin runs' credentials: moto takes any, and none of their
+// 16-character pieces may appear in anything the tool writes.
+const (
+	stateKeyID  = "AKIAE2ESTATE7EXAMPLE"
+	stateSecret = "e2eStateSecret/K7MDENG+bPxRfiCYEXAMPLEKEY"
+)
 
 // rollout is one mode's users, rows and runs against one emulator.
 type rollout struct {
@@ -182,9 +189,11 @@ type rollout struct {
 	users    []*user
 }
 
-// testStateRollout: a plan writes nothing and names exactly the rows that
-// differ; --skip-unchanged --verify writes only those, and records each
-// user's state before and after.
+// testStateRollout: an export (admin mode) is what AdminGetUser reports; a
+// plan writes nothing and names exactly the rows that differ;
+// --skip-unchanged --verify writes only those, and records each user's
+// state before and after; the rollback of that report puts every user
+// back, and so (admin mode) does running the export.
 func testStateRollout(t *testing.T, tl *tool, m stateMode) {
 	n := 300
 	if testing.Short() {
@@ -192,21 +201,45 @@ func testStateRollout(t *testing.T, tl *tool, m stateMode) {
 	}
 	ro := newRollout(t, tl, m, n)
 	manifest := ro.manifest("rollout.csv")
-
-	res, report, took := ro.run("plan", manifest, "--plan")
-	calls := ro.checkStep("plan", res, report, planPhase)
-	ro.checkUsers(func(r stateRow) mfaState { return r.user.Before })
-	ro.logFigures("plan", report, calls, took)
-
-	res, report, took = ro.run("apply", manifest, "--skip-unchanged", "--verify")
-	calls = ro.checkStep("apply", res, report, applyPhase)
-	ro.checkUsers(func(r stateRow) mfaState {
+	before := func(r stateRow) mfaState { return r.user.Before }
+	applied := func(r stateRow) mfaState {
 		if r.readable() && r.writeCode() == "" {
 			return r.asked()
 		}
 		return r.user.Before
-	})
+	}
+	var backup string
+	if m.admin {
+		backup = ro.export("backup.csv")
+	}
+
+	res, report, took := ro.run("plan", manifest, "--plan")
+	calls := ro.checkStep("plan", res, report, planPhase)
+	ro.checkUsers(before)
+	ro.logFigures("plan", report, calls, took)
+
+	res, report, took = ro.run("apply", manifest, "--skip-unchanged", "--verify")
+	calls = ro.checkStep("apply", res, report, applyPhase)
+	ro.checkUsers(applied)
 	ro.logFigures("skip-unchanged --verify", report, calls, took)
+
+	ro.rollBack(manifest)
+	ro.checkUsers(before)
+	if !m.admin {
+		return
+	}
+	// The rollout again, then the backup: every user as the export found it.
+	ro.run("again", manifest)
+	ro.checkUsers(applied)
+	res, report, took = ro.run("restore", backup, "--verify")
+	if res.exit != 0 {
+		t.Errorf("running the export: exit %d, want 0\nstderr:\n%s", res.exit, tail(res.stderr))
+	}
+	ro.checkUsers(before)
+	t.Logf("%s restore from the export: %d rows (%s) in %.2f s", m.name, len(report), statusCounts(report), took.Seconds())
+	if again := ro.export("backup-again.csv"); !bytes.Equal(mustRead(t, again), mustRead(t, backup)) {
+		t.Errorf("an export after the restore differs from the export before the rollout")
+	}
 }
 
 func newRollout(t *testing.T, tl *tool, m stateMode, n int) *rollout {
@@ -247,10 +280,7 @@ func stateRows(t *testing.T, c *cip.Client, p pool, m stateMode, n int) ([]state
 		rows[i] = r
 	}
 	users := setupUsers(t, t.Context(), c, p, specs)
-	byName := map[string]*user{}
-	for _, u := range users {
-		byName[u.Spec.Name] = u
-	}
+	byName := usersByName(users)
 	for i := range rows {
 		rows[i].user = byName[rows[i].username]
 	}
@@ -269,6 +299,17 @@ func (ro *rollout) manifest(name string) string {
 	return writeCSV(ro.t, ro.dir, name, adminManifestHeader, recs)
 }
 
+// checkNoLeak checks that no piece of the mode's secrets, the users'
+// tokens or the AWS credentials, is in outputs.
+func (ro *rollout) checkNoLeak(outputs map[string][]byte) {
+	ro.t.Helper()
+	secrets := []mrow{{id: "AWS_ACCESS_KEY_ID", token: stateKeyID}, {id: "AWS_SECRET_ACCESS_KEY", token: stateSecret}}
+	if !ro.mode.admin {
+		secrets = ro.mrows()
+	}
+	checkNoTokenLeak(ro.t, secrets, outputs)
+}
+
 // mrows are the rows as token-mode manifest rows.
 func (ro *rollout) mrows() []mrow {
 	rows := make([]mrow, len(ro.rows))
@@ -282,19 +323,19 @@ func (ro *rollout) mrows() []mrow {
 // directory, every call logged; it returns the run, its report and its
 // wall time.
 func (ro *rollout) run(name, manifest string, flags ...string) (toolResult, []map[string]string, time.Duration) {
-	report := filepath.Join(ro.dir, name+"-report.csv")
+	report := ro.reportPath(name)
 	args := []string{"run", "--endpoint-url", ro.endpoint, "--rps", "0", "--read-rps", "0", "--workers", "16",
 		"--report", report, "--log-level", "debug", "--log-format", "json"}
 	start := time.Now()
 	res := ro.tl.runEnv(ro.t, ro.mode.env, append(append(args, flags...), manifest)...)
 	took := time.Since(start)
-	if !ro.mode.admin {
-		checkNoTokenLeak(ro.t, ro.mrows(), map[string][]byte{
-			name + " stdout": res.stdout, name + " stderr": res.stderr, name + " report": mustRead(ro.t, report),
-		})
-	}
+	ro.checkNoLeak(map[string][]byte{
+		name + " stdout": res.stdout, name + " stderr": res.stderr, name + " report": mustRead(ro.t, report),
+	})
 	return res, readReport(ro.t, report), took
 }
+
+func (ro *rollout) reportPath(name string) string { return filepath.Join(ro.dir, name+"-report.csv") }
 
 // checkUsers reads every user back and compares each with want of its row.
 func (ro *rollout) checkUsers(want func(stateRow) mfaState) {
@@ -354,7 +395,6 @@ func (r stateRow) want(ph statePhase) stateWant {
 type stepCalls struct {
 	logged map[string]int // calls in the tool's log, by op (read, write)
 	want   stateWant      // reads and writes the rows should have made
-	counts map[string]int // report rows, by status/action
 }
 
 // checkStep checks a step's exit code, its report row by row, the calls
@@ -363,7 +403,6 @@ func (ro *rollout) checkStep(name string, res toolResult, report []map[string]st
 	t := ro.t
 	t.Helper()
 	var sc stepCalls
-	sc.counts = map[string]int{}
 	exit, invalid, unreadable, change := 0, 0, 0, 0
 	for _, r := range ro.rows {
 		w := r.want(ph)
@@ -385,9 +424,6 @@ func (ro *rollout) checkStep(name string, res toolResult, report []map[string]st
 		t.Errorf("%s: exit %d, want %d\nstderr:\n%s", name, res.exit, exit, tail(res.stderr))
 	}
 	ro.checkStateReport(name, report, ph)
-	for _, got := range report {
-		sc.counts[got["status"]+"/"+got["action"]]++
-	}
 	sc.logged = loggedCalls(t, res.stderr)
 	if sc.logged["read"] != sc.want.reads || sc.logged["write"] != sc.want.writes {
 		t.Errorf("%s: the log shows %d reads and %d writes, want %d and %d", name,
@@ -496,12 +532,193 @@ func tail(stderr []byte) []byte {
 
 // logFigures logs what a step did, for the closing note.
 func (ro *rollout) logFigures(step string, report []map[string]string, sc stepCalls, took time.Duration) {
-	keys := slices.Sorted(maps.Keys(sc.counts))
-	var parts []string
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s %d", strings.TrimSuffix(k, "/"), sc.counts[k]))
-	}
 	ro.t.Logf("%s %s: %d users, %d rows (%s); %d writes, %d reads; %.2f s",
-		ro.mode.name, step, len(ro.users), len(report), strings.Join(parts, ", "),
+		ro.mode.name, step, len(ro.users), len(report), statusCounts(report),
 		sc.logged["write"], sc.logged["read"], took.Seconds())
+}
+
+// statusCounts says how many report rows have each status and action.
+func statusCounts(report []map[string]string) string {
+	counts := map[string]int{}
+	for _, got := range report {
+		counts[strings.TrimSuffix(got["status"]+"/"+got["action"], "/")]++
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, counts[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// export runs `mfabatch export` of the pool into name, and checks it
+// names every user once, with the state AdminGetUser reported, set in
+// every column that restores it.
+func (ro *rollout) export(name string) string {
+	t := ro.t
+	t.Helper()
+	path := filepath.Join(ro.dir, name)
+	start := time.Now()
+	res := ro.tl.runEnv(t, ro.mode.env, "export", "--user-pool-id", ro.p.ID, "--endpoint-url", ro.endpoint,
+		"--read-rps", "0", "--output", path)
+	took := time.Since(start)
+	if res.exit != 0 {
+		t.Fatalf("export: exit %d, want 0\nstderr:\n%s", res.exit, tail(res.stderr))
+	}
+	ro.checkNoLeak(map[string][]byte{"export stdout": res.stdout, "export stderr": res.stderr, "export": mustRead(t, path)})
+	_, rows := readCSV(t, path)
+	byName := usersByName(ro.users)
+	seen, wrong := map[string]bool{}, 0
+	for i, got := range rows {
+		u := byName[got["username"]]
+		st, err := exportedState(got)
+		switch {
+		case u == nil || seen[u.Spec.Name]:
+			err = fmt.Errorf("not a user of the pool, or twice")
+		case got["user_pool_id"] != ro.p.ID:
+			err = fmt.Errorf("user_pool_id %q, want %q", got["user_pool_id"], ro.p.ID)
+		case err == nil && !st.equal(u.Before):
+			err = fmt.Errorf("state %v, AdminGetUser says %v", st, u.Before)
+		}
+		if u != nil {
+			seen[u.Spec.Name] = true
+		}
+		if err != nil {
+			if wrong++; wrong <= 10 {
+				t.Errorf("export line %d (username %q): %v\nrow: %v", i+2, got["username"], err, got)
+			}
+		}
+	}
+	if len(seen) != len(ro.users) {
+		t.Errorf("export names %d of the pool's %d users", len(seen), len(ro.users))
+	}
+	t.Logf("%s export: %d users, %d rows in %.2f s", ro.mode.name, len(ro.users), len(rows), took.Seconds())
+	return path
+}
+
+// exportedState is the state an export row restores. Each factor
+// AdminGetUser reports (SMS, TOTP, email) must be set, false included,
+// or running the export would leave it as it then is; passkeys, which it
+// does not report, are left blank.
+func exportedState(got map[string]string) (mfaState, error) {
+	var enabled []string
+	preferred := ""
+	for _, f := range []struct{ col, api string }{{"sms", smsMFA}, {"software_token", totpMFA}, {"email", "EMAIL_OTP"}} {
+		on, err1 := strconv.ParseBool(got[f.col+"_enabled"])
+		pref, err2 := strconv.ParseBool(got[f.col+"_preferred"])
+		if err1 != nil || err2 != nil {
+			return mfaState{}, fmt.Errorf("%s_enabled/%s_preferred %q/%q: a backup sets every factor AdminGetUser reports",
+				f.col, f.col, got[f.col+"_enabled"], got[f.col+"_preferred"])
+		}
+		if on {
+			enabled = append(enabled, f.api)
+		}
+		if pref {
+			preferred = f.api
+		}
+	}
+	if got["webauthn_enabled"] != "" {
+		return mfaState{}, fmt.Errorf("webauthn_enabled %q: AdminGetUser does not report passkeys", got["webauthn_enabled"])
+	}
+	return mfa(preferred, enabled...), nil
+}
+
+// key names a row's user as manifests and reports of the mode do: by
+// username, or by the token's fingerprint.
+func (ro *rollout) key(r stateRow) string {
+	if ro.mode.admin {
+		return r.username
+	}
+	return fingerprint(r.user.AccessToken)
+}
+
+// keyOf is key for a manifest or report row the tool wrote.
+func (ro *rollout) keyOf(got map[string]string) string {
+	switch tok, ok := got["access_token"]; {
+	case ro.mode.admin:
+		return got["username"]
+	case ok:
+		return fingerprint(tok)
+	}
+	return got["token_sha256"]
+}
+
+// rollBack makes the rollback of the apply step's report, checks that it
+// puts back exactly the users the step changed, and runs it with
+// --verify: every user it names ends as it began.
+func (ro *rollout) rollBack(manifest string) {
+	t := ro.t
+	t.Helper()
+	undo := filepath.Join(ro.dir, "undo.csv")
+	args := []string{"rollback", "--output", undo}
+	if !ro.mode.admin {
+		args = append(args, "--manifest", manifest)
+	}
+	res := ro.tl.run(t, append(args, ro.reportPath("apply"))...)
+	if res.exit != 0 {
+		t.Fatalf("rollback: exit %d, want 0\nstderr:\n%s", res.exit, tail(res.stderr))
+	}
+	ro.checkNoLeak(map[string][]byte{"rollback stdout": res.stdout, "rollback stderr": res.stderr})
+	changed := map[string]stateRow{}
+	nothing := map[string]int{} // rows that changed nothing, by status
+	for _, r := range ro.rows {
+		if w := r.want(applyPhase); w.status == "succeeded" {
+			changed[ro.key(r)] = r
+		} else {
+			nothing[w.status]++
+		}
+	}
+	want := fmt.Sprintf("mfabatch: rollback: the report has %d rows: %d changed, %d changed nothing (failed %d, invalid %d, skipped %d)\n"+
+		"mfabatch: rollback: %d rows to put back, 0 left out",
+		len(ro.rows), len(changed), len(ro.rows)-len(changed), nothing["failed"], nothing["invalid"], nothing["skipped"], len(changed))
+	if got := lastLine(res.stderr, "mfabatch: rollback: the report") + "\n" + lastLine(res.stderr, "mfabatch: rollback: "); got != want {
+		t.Errorf("rollback's standard error says\n%s\nwant\n%s", got, want)
+	}
+	_, rows := readCSV(t, undo)
+	ro.checkUndo(rows, changed)
+
+	res, report, took := ro.run("undo", undo, "--verify")
+	if res.exit != 0 {
+		t.Errorf("running the rollback: exit %d, want 0\nstderr:\n%s", res.exit, tail(res.stderr))
+	}
+	for _, got := range report {
+		r, ok := changed[ro.keyOf(got)]
+		if !ok || got["status"] != "succeeded" || got["after"] != r.user.Before.short() {
+			t.Errorf("rollback run: report row %s: status %q/%q, after %q; want succeeded and the state before the rollout",
+				got["row"], got["status"], got["error_code"], got["after"])
+		}
+	}
+	calls := loggedCalls(t, res.stderr)
+	t.Logf("%s rollback: %d users changed, %d rows put back (%s); %d writes, %d reads; %.2f s",
+		ro.mode.name, len(changed), len(report), statusCounts(report), calls["write"], calls["read"], took.Seconds())
+}
+
+// checkUndo checks a rollback manifest names each user in changed once,
+// with settings that take it from the state the rollout asked back to
+// the state it had.
+func (ro *rollout) checkUndo(rows []map[string]string, changed map[string]stateRow) {
+	t := ro.t
+	t.Helper()
+	seen := map[string]bool{}
+	for i, got := range rows {
+		k := ro.keyOf(got)
+		r, ok := changed[k]
+		cells := [4]string{got["sms_enabled"], got["sms_preferred"], got["software_token_enabled"], got["software_token_preferred"]}
+		switch {
+		case !ok || seen[k]:
+			t.Errorf("rollback line %d (id %q): a user the rollout did not change, or twice", i+2, got["id"])
+		case ro.mode.admin && got["user_pool_id"] != ro.p.ID:
+			t.Errorf("rollback line %d (user %q): user_pool_id %q, want %q", i+2, r.username, got["user_pool_id"], ro.p.ID)
+		default:
+			if back := r.asked().with(cells); !back.equal(r.user.Before) {
+				t.Errorf("rollback line %d (user %q): settings %q take %v to %v, not back to %v",
+					i+2, r.username, cells, r.asked(), back, r.user.Before)
+			}
+		}
+		if ok {
+			seen[k] = true
+		}
+	}
+	if len(seen) != len(changed) {
+		t.Errorf("rollback puts back %d users, the rollout changed %d", len(seen), len(changed))
+	}
 }
