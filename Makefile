@@ -27,7 +27,7 @@ lint:
 # a duration: Go 1.26's fuzz coordinator can fail a clean run with "context
 # deadline exceeded" when a duration ends (go.dev/issue/75804).
 FUZZTIME ?= 200000x
-FUZZ_TARGETS := FuzzCSVManifest FuzzJSONLManifest FuzzParseFactor FuzzParseToken FuzzTokenClaims FuzzYAMLManifest FuzzJSONManifest
+FUZZ_TARGETS := FuzzCSVManifest FuzzJSONLManifest FuzzParseFactor FuzzParseToken FuzzTokenClaims FuzzYAMLManifest FuzzJSONManifest FuzzReportReader
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $$t"; \

@@ -185,14 +185,15 @@ func newCSVRows(r io.Reader, required []string) (*csvRows, error) {
 
 func (c *csvRows) read() (Row, error) {
 	rec, err := c.cr.Read()
-	line, _ := c.cr.FieldPos(0)
 	var pe *csv.ParseError
 	switch {
 	case errors.As(err, &pe):
 		return Row{}, damaged(pe.Line, pe.Err)
 	case err != nil:
 		return Row{}, err
-	case len(rec) != c.width:
+	}
+	line, _ := c.cr.FieldPos(0) // only after a record: FieldPos panics after an error
+	if len(rec) != c.width {
 		return Row{}, &damage{line, fmt.Errorf("report line %d has %d fields, the header has %d", line, len(rec), c.width)}
 	}
 	cell := func(name string) string {
