@@ -389,3 +389,19 @@ func TestPriorPack(t *testing.T) {
 		}
 	}
 }
+
+// A write that fails leaves after empty: the state asked for was not
+// written, and nothing was read back.
+func TestFailedWriteHasNoAfter(t *testing.T) {
+	_, f := newStatefulUsers(t, stateUsers())
+	f.AdminSetUserMFAPreferenceFn = func(context.Context, *cip.AdminSetUserMFAPreferenceInput, ...func(*cip.Options)) (*cip.AdminSetUserMFAPreferenceOutput, error) {
+		return nil, &smithy.GenericAPIError{Code: "InvalidParameterException", Message: "User has not verified software token mfa"}
+	}
+	res, _, err := runAdmin(t, batch.Config{SkipUnchanged: true}, f, adminCSV(t, stateManifest), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res[1]; r.Status != batch.StatusFailed || r.Action != batch.ActionChange || r.Before.String() != "totp*" || r.After.Known() {
+		t.Errorf("row 2: %s action %q before %q after %q", r.Status, r.Action, r.Before, r.After)
+	}
+}

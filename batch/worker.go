@@ -55,6 +55,7 @@ func (w *worker) process(running, sending context.Context, j *job) (res Result) 
 		}
 	}
 	if !w.try(running, sending, j, step{OpWrite, w.pacer, j.call}, &res) {
+		res.After = State{} // the state asked for was not written: after is unknown
 		return res
 	}
 	if w.cfg.Verify {

@@ -382,8 +382,8 @@ func (r stateRow) want(ph statePhase) stateWant {
 	case !r.change():
 		w.status, w.code = "skipped", "Unchanged"
 	case r.writeCode() != "":
-		// A write that fails is not read back: after stays the state asked.
-		w.status, w.code, w.attempts, w.writes = "failed", r.writeCode(), 2, 1
+		// A write that fails is not read back: after is unknown, empty.
+		w.status, w.code, w.attempts, w.writes, w.after = "failed", r.writeCode(), 2, 1, ""
 	default:
 		w.status, w.attempts, w.reads, w.writes = "succeeded", 3, 2, 1
 	}
