@@ -2,6 +2,7 @@ package batch_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -403,5 +404,29 @@ func TestFailedWriteHasNoAfter(t *testing.T) {
 	}
 	if r := res[1]; r.Status != batch.StatusFailed || r.Action != batch.ActionChange || r.Before.String() != "totp*" || r.After.Known() {
 		t.Errorf("row 2: %s action %q before %q after %q", r.Status, r.Action, r.Before, r.After)
+	}
+}
+
+// A run interrupted between a write and its read back: the row stays
+// succeeded, and says the state was not read back because the run stopped.
+func TestVerifyInterrupted(t *testing.T) {
+	_, f := newStatefulUsers(t, stateUsers())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	write := f.AdminSetUserMFAPreferenceFn
+	f.AdminSetUserMFAPreferenceFn = func(c context.Context, in *cip.AdminSetUserMFAPreferenceInput, o ...func(*cip.Options)) (*cip.AdminSetUserMFAPreferenceOutput, error) {
+		out, err := write(c, in, o...)
+		cancel() // the signal comes while the write is answered
+		return out, err
+	}
+	var sink collect
+	sum, err := (&batch.Runner{Client: f, Config: batch.Config{Verify: true}}).Run(ctx, adminCSV(t, "id,username,user_pool_id,sms_enabled\na,ben,eu-west-1_P1,true\n"), &sink)
+	if !errors.Is(err, context.Canceled) || !sum.Interrupted {
+		t.Fatalf("err=%v, want an interrupted run", err)
+	}
+	r := sink.byRow(t, 1)[0]
+	if r.Status != batch.StatusSucceeded || r.After.Known() || r.Attempts != 1 ||
+		r.ErrorMessage != "written, but the state could not be read back (Interrupted: the run was interrupted before the state was read back)" {
+		t.Errorf("row: %s %q after %q attempts %d", r.Status, r.ErrorMessage, r.After, r.Attempts)
 	}
 }

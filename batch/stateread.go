@@ -40,7 +40,7 @@ func readState(t target, st *State) call {
 // the state the plan cannot say what the write would do.
 func (w *worker) readBefore(running, sending context.Context, j *job, res *Result) bool {
 	var before State
-	if !w.try(running, sending, j, step{OpRead, w.reads, readState(j.target, &before)}, res) {
+	if !w.try(running, sending, j, step{OpRead, w.reads, readState(j.target, &before), "this row's state was read"}, res) {
 		if res.Status == StatusFailed {
 			res.ErrorMessage = "reading the user's MFA state: " + res.ErrorMessage
 		}
@@ -70,7 +70,7 @@ func (w *worker) readBefore(running, sending context.Context, j *job, res *Resul
 func (w *worker) verify(running, sending context.Context, j *job, res *Result) {
 	written := *res
 	var after State
-	if !w.try(running, sending, j, step{OpRead, w.reads, readState(j.target, &after)}, res) {
+	if !w.try(running, sending, j, step{OpRead, w.reads, readState(j.target, &after), "the state was read back"}, res) {
 		why, attempts, throttled := res.ErrorCode+": "+res.ErrorMessage, res.Attempts, res.throttled
 		*res = written
 		res.Attempts, res.throttled = attempts, throttled

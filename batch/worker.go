@@ -34,6 +34,7 @@ type step struct {
 	op    string // OpWrite or OpRead
 	pacer *pacer
 	call  call
+	what  string // the step, as a message says the run stopped before it
 }
 
 // process makes a row's calls, retrying what classify allows, and returns
@@ -54,7 +55,7 @@ func (w *worker) process(running, sending context.Context, j *job) (res Result) 
 			return res
 		}
 	}
-	if !w.try(running, sending, j, step{OpWrite, w.pacer, j.call}, &res) {
+	if !w.try(running, sending, j, step{OpWrite, w.pacer, j.call, "this row was sent"}, &res) {
 		res.After = State{} // the state asked for was not written: after is unknown
 		return res
 	}
@@ -70,7 +71,7 @@ func (w *worker) process(running, sending context.Context, j *job) (res Result) 
 // in res.Attempts.
 func (w *worker) try(running, sending context.Context, j *job, s step, res *Result) bool {
 	for attempt := 1; ; attempt++ {
-		if err := w.ready(sending, j, s.pacer, attempt); err != nil {
+		if err := w.ready(sending, j, s, attempt); err != nil {
 			if attempt == 1 {
 				res.fail(StatusNotAttempted, err)
 				if err.Code == CodeTokenExpired {
@@ -181,12 +182,12 @@ func (w *worker) answered(md middleware.Metadata, j *job) (int, string) {
 
 // ready waits for the row's turn at the limiter and checks the row's
 // secret is still fresh enough to send.
-func (w *worker) ready(sending context.Context, j *job, p *pacer, attempt int) *RowError {
+func (w *worker) ready(sending context.Context, j *job, s step, attempt int) *RowError {
 	if now := w.cfg.Now(); j.target.expiresWithin(now, w.cfg.MinTokenTTL) {
 		return expired(j.target.expires, now)
 	}
-	if err := p.limiter.Wait(sending); err != nil || sending.Err() != nil {
-		what := "this row was sent"
+	if err := s.pacer.limiter.Wait(sending); err != nil || sending.Err() != nil {
+		what := s.what
 		if attempt > 1 {
 			what = "the next retry"
 		}
