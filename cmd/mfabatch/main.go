@@ -95,7 +95,7 @@ func interrupted(ctx context.Context) bool {
 }
 
 const usage = `usage:
-  mfabatch run [flags] MANIFEST        MANIFEST is a CSV or JSON Lines file, or - for standard input
+  mfabatch run [flags] MANIFEST        MANIFEST: CSV, JSON Lines, JSON or YAML; a path, s3://, or - for stdin
   mfabatch export --user-pool-id ID    write an admin manifest of a pool's users and their MFA state
   mfabatch rollback [--manifest M] [--output PATH] REPORT
                                        a manifest that puts back what the run of REPORT changed
