@@ -1,8 +1,10 @@
 package batch
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -41,10 +43,10 @@ func newClient(cfg aws.Config, endpoint string, workers int, transport ...func(*
 		}
 		o.Retryer = aws.NopRetryer{}
 		o.RetryMaxAttempts = 0
-		o.HTTPClient = base.WithTransportOptions(func(t *http.Transport) {
+		o.HTTPClient = WholeBodies{base.WithTransportOptions(func(t *http.Transport) {
 			t.MaxIdleConns = 2 * workers
 			t.MaxIdleConnsPerHost = workers
-		}).WithTransportOptions(transport...)
+		}).WithTransportOptions(transport...)}
 		o.APIOptions = append(o.APIOptions, addExplicitFalse)
 	})
 	if ep := client.Options().BaseEndpoint; ep != nil {
@@ -53,6 +55,34 @@ func newClient(cfg aws.Config, endpoint string, workers int, transport ...func(*
 		}
 	}
 	return client, nil
+}
+
+// WholeBodies sends each request with its body read into memory first.
+// The SDK closes a request's body as soon as the answer's headers are in,
+// while Go's transport may still be reading it for bytes past
+// Content-Length; the transport then closes the connection under the
+// answer's body, which fails with "use of closed network connection"
+// (aws-sdk-go-v2#2737). A body no one else closes ends that race, for
+// Cognito's small JSON bodies at the cost of one copy.
+type WholeBodies struct {
+	Client interface {
+		Do(*http.Request) (*http.Response, error)
+	}
+}
+
+// Do sends req with its body in memory.
+func (c WholeBodies) Do(req *http.Request) (*http.Response, error) {
+	if req.Body != nil && req.Body != http.NoBody {
+		body, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		req.ContentLength = int64(len(body))
+	}
+	return c.Client.Do(req)
 }
 
 // CheckEndpoint accepts https URLs, and plain http only to a loopback

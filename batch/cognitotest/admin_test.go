@@ -21,6 +21,7 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 	"github.com/aws/smithy-go"
+	"github.com/mfabatch/mfabatch/batch"
 )
 
 const testPool = "us-east-1_AbC123"
@@ -32,7 +33,7 @@ func newAdminClient(srv *Server, region string, creds aws.Credentials) *cip.Clie
 		Region:       region,
 		BaseEndpoint: aws.String(srv.URL),
 		Retryer:      aws.NopRetryer{},
-		HTTPClient:   awshttp.NewBuildableClient(),
+		HTTPClient:   batch.WholeBodies{Client: awshttp.NewBuildableClient()}, // a whole body: see batch.WholeBodies
 		Credentials:  credentials.StaticCredentialsProvider{Value: creds},
 	})
 }

@@ -24,7 +24,7 @@ func TestWriteAgreesWithState(t *testing.T) {
 	defer srv.Close()
 	c := cip.New(cip.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Retryer: aws.NopRetryer{},
-		HTTPClient:  awshttp.NewBuildableClient(),
+		HTTPClient:  batch.WholeBodies{Client: awshttp.NewBuildableClient()}, // a whole body: see batch.WholeBodies
 		Credentials: credentials.StaticCredentialsProvider{Value: cognitotest.TestCredentials},
 	})
 	n := 0

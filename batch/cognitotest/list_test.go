@@ -105,7 +105,10 @@ func TestListUsersPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := c.ListUsers(context.Background(), &cip.ListUsersInput{UserPoolId: aws.String(testPool)})
-	if err != nil || len(out.Users) != 60 || out.PaginationToken == nil {
+	if err != nil {
+		t.Fatalf("ListUsers with no Limit: %v", err)
+	}
+	if len(out.Users) != 60 || out.PaginationToken == nil {
 		t.Errorf("ListUsers with no Limit: %d users, token %v, %v; want 60 and a token", len(out.Users), out.PaginationToken, err)
 	}
 }

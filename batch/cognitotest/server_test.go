@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/mfabatch/mfabatch/batch"
 )
 
 // newClient returns the real SDK client, without retries or credentials,
@@ -34,7 +35,7 @@ func newClient(srv *Server) *cip.Client {
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(srv.URL),
 		Retryer:      aws.NopRetryer{},
-		HTTPClient:   awshttp.NewBuildableClient(),
+		HTTPClient:   batch.WholeBodies{Client: awshttp.NewBuildableClient()}, // a whole body: see batch.WholeBodies
 	})
 }
 
