@@ -106,7 +106,11 @@ func (rb *rollback) putBackToken(w *batch.ManifestWriter, row batch.Row, now tim
 	rb.tokens[k] = t
 	claims, _ := batch.ParseToken(row.Token) // the claims read, whatever is wrong after them
 	if exp := claims.Exp; !exp.IsZero() && !exp.After(now) {
-		rb.leave(leftExpired, rowName(report.Row{Row: int(t.row), ID: row.ID, TokenSHA256: fp}),
+		id := row.ID
+		if batch.QuotesSecret(id, []string{string(row.Token)}) {
+			id = "" // an id column holding the token: the row is named without it
+		}
+		rb.leave(leftExpired, rowName(report.Row{Row: int(t.row), ID: id, TokenSHA256: fp}),
 			"its access token in --manifest expired at "+exp.Format(time.RFC3339)+": sign the user in again for a new one, or roll back by username (admin mode)")
 		return nil
 	}
